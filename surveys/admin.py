@@ -1,0 +1,216 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from surveys.models import Answer, Customer, Invitation, Question, Response, Survey
+from surveys.services import create_survey
+from surveys.survey_templates import template_choices
+
+
+class SurveyCreationForm(forms.ModelForm):
+    template = forms.ChoiceField(
+        label=_("template"),
+        choices=template_choices,
+        help_text=_("The questions and their standard wording; you can edit the wording later."),
+    )
+
+    class Meta:
+        model = Survey
+        fields = ["template", "name", "company", "language", "touchpoint"]
+
+
+class SurveyChangeForm(forms.ModelForm):
+    class Meta:
+        model = Survey
+        fields = "__all__"
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        if not self.instance.can_become(status):
+            raise forms.ValidationError(
+                _("A %(current)s survey cannot become %(new)s."),
+                params={
+                    "current": self.instance.get_status_display(),
+                    "new": Survey.Status(status).label,
+                },
+            )
+        return status
+
+
+class QuestionInline(admin.StackedInline):
+    model = Question
+    extra = 0
+    can_delete = False
+    fields = [
+        ("position", "role", "scale_min", "scale_max", "required"),
+        ("text_en", "text_nl"),
+        ("low_label_en", "low_label_nl"),
+        ("high_label_en", "high_label_nl"),
+    ]
+    # The template fixes what is asked and on which scale; staff edit the wording.
+    readonly_fields = ["position", "role", "scale_min", "scale_max"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    form = SurveyChangeForm
+    add_form = SurveyCreationForm
+    list_display = ["name", "company", "kind", "language", "status", "response_count", "created_at"]
+    list_filter = ["status", "kind", "language"]
+    search_fields = ["name", "company", "slug", "touchpoint"]
+    actions = ["make_live", "close"]
+    readonly_fields = ["public_link", "kind", "response_count", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "company", "status", "public_link"]}),
+        (
+            _("Settings"),
+            {
+                "fields": [
+                    "language",
+                    "touchpoint",
+                    "followup_window_hours",
+                    "resurvey_throttle_days",
+                ]
+            },
+        ),
+        (_("About"), {"fields": ["kind", "response_count", "created_at"]}),
+    ]
+    inlines = [QuestionInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Survey]:
+        return super().get_queryset(request).annotate(_response_count=Count("responses"))
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        if obj is None:
+            kwargs["form"] = self.add_form
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None):
+        if obj is None:
+            return [(None, {"fields": ["template", "name", "company", "language", "touchpoint"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None):
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Survey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            create_survey(survey=obj, template=form.cleaned_data["template"])
+
+    @admin.display(description=_("responses"), ordering="_response_count")
+    def response_count(self, obj: Survey) -> int:
+        return getattr(obj, "_response_count", None) or obj.responses.count()
+
+    @admin.display(description=_("public link"))
+    def public_link(self, obj: Survey) -> str:
+        if obj.pk is None:
+            return "-"
+        return format_html(
+            '<input type="text" readonly value="{}" size="70" aria-label="{}" '
+            'onfocus="this.select()"> <a href="{}" target="_blank" rel="noopener">{}</a>',
+            obj.public_url,
+            _("public link"),
+            obj.get_absolute_url(),
+            _("Open"),
+        )
+
+    @admin.action(description=_("Make the selected surveys live"))
+    def make_live(self, request: HttpRequest, queryset: QuerySet[Survey]) -> None:
+        self._transition(request, queryset, Survey.Status.LIVE)
+
+    @admin.action(description=_("Close the selected surveys"))
+    def close(self, request: HttpRequest, queryset: QuerySet[Survey]) -> None:
+        self._transition(request, queryset, Survey.Status.CLOSED)
+
+    def _transition(self, request: HttpRequest, queryset: QuerySet[Survey], status: str) -> None:
+        allowed = [s.pk for s in queryset if s.status != status and s.can_become(status)]
+        changed = Survey.objects.filter(pk__in=allowed).update(status=status)
+        skipped = queryset.count() - changed
+        label = Survey.Status(status).label
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d survey is now %(status)s.",
+                "%(count)d surveys are now %(status)s.",
+                changed,
+            )
+            % {"count": changed, "status": label},
+            messages.SUCCESS,
+        )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d survey was left as it was: it cannot become %(status)s.",
+                    "%(count)d surveys were left as they were: they cannot become %(status)s.",
+                    skipped,
+                )
+                % {"count": skipped, "status": label},
+                messages.WARNING,
+            )
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "ref", "segment", "customer_since", "customer_until"]
+    list_filter = ["segment", "language"]
+    search_fields = ["name", "email", "ref"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["customer", "survey", "created_at", "sent_at", "responded_at"]
+    list_filter = ["survey", ("responded_at", admin.EmptyFieldListFilter)]
+    search_fields = ["customer__email", "customer__name", "customer__ref", "survey__name"]
+    list_select_related = ["customer", "survey"]
+    autocomplete_fields = ["customer", "survey"]
+    readonly_fields = ["link", "created_at", "sent_at", "reminded_at", "responded_at"]
+
+    @admin.display(description=_("personal link"))
+    def link(self, obj: Invitation) -> str:
+        if obj.pk is None:
+            return "-"
+        return format_html(
+            '<input type="text" readonly value="{}" size="70" aria-label="{}" onfocus="this.select()">',
+            obj.url,
+            _("personal link"),
+        )
+
+
+class AnswerInline(admin.TabularInline):
+    model = Answer
+    extra = 0
+    can_delete = False
+    fields = ["question", "value", "text"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Response)
+class ResponseAdmin(admin.ModelAdmin):
+    list_display = ["survey", "submitted_at", "customer", "language", "touchpoint", "channel"]
+    list_filter = ["survey", "language", "touchpoint", "channel", "submitted_at"]
+    search_fields = ["customer__email", "customer__ref", "survey__name"]
+    list_select_related = ["survey", "customer"]
+    date_hierarchy = "submitted_at"
+    inlines = [AnswerInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

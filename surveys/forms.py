@@ -1,0 +1,104 @@
+from collections.abc import Sequence
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Field, Layout, Submit
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from surveys.models import COMMENT_MAX_LENGTH, Question
+
+# Query parameters a survey link may carry: stored as the response's metadata.
+METADATA_PARAMS = ("touchpoint", "channel", "ref")
+# Query parameters that steer the page and are not stored.
+CONTROL_PARAMS = ("lang", "score")
+METADATA_MAX_LENGTH = 100
+
+
+class LinkParametersForm(forms.Form):
+    """The query string of a survey link, checked before anything is stored.
+
+    Its errors are about the link, not about a field the respondent can fix, so they
+    are all form-wide.
+    """
+
+    touchpoint = forms.CharField(required=False)
+    channel = forms.CharField(required=False)
+    ref = forms.CharField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        unknown = sorted(set(self.data) - set(METADATA_PARAMS) - set(CONTROL_PARAMS))
+        if unknown:
+            raise forms.ValidationError(
+                _("This link contains information we cannot accept (%(names)s)."),
+                code="unknown_parameter",
+                params={"names": ", ".join(name[:30] for name in unknown[:3])},
+            )
+        too_long = [name for name in METADATA_PARAMS if len(cleaned.get(name, "")) > METADATA_MAX_LENGTH]
+        if too_long:
+            raise forms.ValidationError(
+                _("This link's %(name)s is too long."),
+                code="parameter_too_long",
+                params={"name": too_long[0]},
+            )
+        return cleaned
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {name: self.cleaned_data[name] for name in METADATA_PARAMS if self.cleaned_data[name]}
+
+
+class ResponseForm(forms.Form):
+    """The respondent's answers, one field per question, in the survey's order."""
+
+    def __init__(
+        self, *args: Any, questions: Sequence[Question], language: str, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.questions = {f"q{q.position}": q for q in questions}
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        layout = []
+        for name, question in self.questions.items():
+            self.fields[name] = _field_for(question, language)
+            layout.append(
+                Field(name, template="surveys/scale_field.html") if question.is_scale else name
+            )
+        self.helper.layout = Layout(*layout, Submit("submit", _("Send"), css_class="btn-lg w-100"))
+
+    def answers(self) -> dict[Question, int | str | None]:
+        return {q: self.cleaned_data.get(name) for name, q in self.questions.items()}
+
+
+def _field_for(question: Question, language: str) -> forms.Field:
+    label = question.text(language)
+    if not question.is_scale:
+        return forms.CharField(
+            label=label,
+            required=question.required,
+            max_length=COMMENT_MAX_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 4}),
+        )
+    assert question.scale_min is not None and question.scale_max is not None
+    if question.is_yes_no:
+        choices = [(1, _("Yes")), (0, _("No"))]
+    else:
+        choices = [(v, str(v)) for v in range(question.scale_min, question.scale_max + 1)]
+    field = forms.TypedChoiceField(
+        label=label,
+        required=question.required,
+        choices=choices,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Please choose an answer."),
+            "invalid_choice": _("Please choose one of the answers shown."),
+        },
+    )
+    if not question.is_yes_no and question.low_label(language):
+        # Shown under the scale and read out with it (templates/surveys/scale_field.html).
+        field.low_label = f"{question.scale_min} = {question.low_label(language)}"  # type: ignore[attr-defined]
+        field.high_label = f"{question.scale_max} = {question.high_label(language)}"  # type: ignore[attr-defined]
+    return field

@@ -1,0 +1,38 @@
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_email
+
+from surveys.models import Survey
+from surveys.services import InvitationThrottled, invite
+
+
+class Command(BaseCommand):
+    help = "Invite a customer to a survey; prints the personal invitation path."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--survey", required=True, help="The survey's slug.")
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--customer-ref", default="")
+        parser.add_argument("--name", default="")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            validate_email(options["email"])
+        except ValidationError:
+            raise CommandError(f"{options['email']!r} is not an email address.") from None
+        survey = Survey.objects.filter(slug=options["survey"]).first()
+        if survey is None:
+            raise CommandError(f"No survey with slug {options['survey']!r}.")
+        try:
+            invitation = invite(
+                survey=survey,
+                email=options["email"],
+                customer_ref=options["customer_ref"],
+                name=options["name"],
+            )
+        except InvitationThrottled as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Invited {invitation.customer} to {survey.name!r}.")
+        self.stdout.write(invitation.get_absolute_url())

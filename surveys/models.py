@@ -1,0 +1,305 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+COMMENT_MAX_LENGTH = 5000
+
+
+def new_slug() -> str:
+    return secrets.token_urlsafe(18)  # 144 bits
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)  # 192 bits
+
+
+class Language(models.TextChoices):
+    EN = "en", _("English")
+    NL = "nl", _("Dutch")
+
+
+class Survey(models.Model):
+    class Kind(models.TextChoices):
+        NPS = "nps", _("Net Promoter Score (NPS)")
+        CSAT = "csat", _("Customer satisfaction (CSAT)")
+        CES = "ces", _("Customer effort score (CES)")
+        LOYALTY = "loyalty", _("Loyalty ratio")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        LIVE = "live", _("Live")
+        CLOSED = "closed", _("Closed")
+
+    # Which status may follow which; anything else is refused.
+    TRANSITIONS = {
+        Status.DRAFT: {Status.LIVE},
+        Status.LIVE: {Status.CLOSED},
+        Status.CLOSED: {Status.LIVE},
+    }
+
+    slug = models.CharField(_("slug"), max_length=32, unique=True, default=new_slug, editable=False)
+    name = models.CharField(_("name"), max_length=200)
+    company = models.CharField(
+        _("company"), max_length=200, help_text=_("Used in the wording of the questions.")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.EN
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    touchpoint = models.CharField(
+        _("touchpoint"),
+        max_length=100,
+        blank=True,
+        help_text=_("Where customers meet this survey, e.g. after delivery or a support call."),
+    )
+    followup_window_hours = models.PositiveSmallIntegerField(
+        _("follow-up window (hours)"),
+        default=24,
+        help_text=_("An unhappy customer's case is due this many hours after the answer."),
+    )
+    resurvey_throttle_days = models.PositiveSmallIntegerField(
+        _("re-survey throttle (days)"),
+        default=90,
+        help_text=_("A customer is not invited again within this many days of an invitation."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(followup_window_hours__gte=1), name="survey_followup_window_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "live", "closed"]), name="survey_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("surveys:respond", args=[self.slug])
+
+    @property
+    def public_url(self) -> str:
+        return settings.SITE_URL + self.get_absolute_url()
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == self.Status.LIVE
+
+    def can_become(self, status: str) -> bool:
+        return status == self.status or status in self.TRANSITIONS[self.Status(self.status)]
+
+
+class Question(models.Model):
+    class Role(models.TextChoices):
+        NPS = "nps", _("Likelihood to recommend (NPS)")
+        CSAT = "csat", _("Satisfaction (CSAT)")
+        CES = "ces", _("Effort (CES)")
+        PURCHASE = "purchase", _("Buy again")
+        UPSELL = "upsell", _("Try other products")
+        RECOMMEND = "recommend", _("Recommend")
+        COMMENT = "comment", _("Comment")
+
+    survey = models.ForeignKey(
+        Survey, on_delete=models.CASCADE, related_name="questions", verbose_name=_("survey")
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices)
+    # Both empty for a free-text question; a yes/no scale is 0 (no) to 1 (yes).
+    scale_min = models.PositiveSmallIntegerField(_("lowest value"), null=True, blank=True)
+    scale_max = models.PositiveSmallIntegerField(_("highest value"), null=True, blank=True)
+    required = models.BooleanField(_("required"), default=True)
+    text_en = models.CharField(_("question (English)"), max_length=300)
+    text_nl = models.CharField(_("question (Dutch)"), max_length=300)
+    low_label_en = models.CharField(_("lowest label (English)"), max_length=60, blank=True)
+    low_label_nl = models.CharField(_("lowest label (Dutch)"), max_length=60, blank=True)
+    high_label_en = models.CharField(_("highest label (English)"), max_length=60, blank=True)
+    high_label_nl = models.CharField(_("highest label (Dutch)"), max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        ordering = ["survey", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "position"], name="question_unique_position"),
+            models.UniqueConstraint(fields=["survey", "role"], name="question_unique_role"),
+            models.CheckConstraint(
+                condition=Q(scale_min__isnull=True, scale_max__isnull=True)
+                | Q(scale_min__lt=F("scale_max"), scale_max__lte=10),
+                name="question_scale_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text_en
+
+    @property
+    def is_scale(self) -> bool:
+        return self.scale_min is not None
+
+    @property
+    def is_yes_no(self) -> bool:
+        return self.scale_min == 0 and self.scale_max == 1
+
+    def text(self, language: str) -> str:
+        return self.text_nl if language == Language.NL else self.text_en
+
+    def low_label(self, language: str) -> str:
+        return self.low_label_nl if language == Language.NL else self.low_label_en
+
+    def high_label(self, language: str) -> str:
+        return self.high_label_nl if language == Language.NL else self.high_label_en
+
+
+class Customer(models.Model):
+    ref = models.CharField(
+        _("reference"), max_length=100, blank=True, help_text=_("Your own customer number.")
+    )
+    email = models.EmailField(_("email"), blank=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    segment = models.CharField(_("segment"), max_length=100, blank=True)
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, blank=True
+    )
+    customer_since = models.DateField(_("customer since"), null=True, blank=True)
+    customer_until = models.DateField(_("customer until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["name", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ref"], condition=~Q(ref=""), name="customer_unique_ref"
+            ),
+            models.CheckConstraint(
+                condition=Q(customer_until__isnull=True)
+                | Q(customer_since__isnull=True)
+                | Q(customer_until__gte=F("customer_since")),
+                name="customer_until_after_since",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.ref or f"#{self.pk}"
+
+
+class Invitation(models.Model):
+    survey = models.ForeignKey(
+        Survey, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("survey")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("customer")
+    )
+    token = models.CharField(_("token"), max_length=40, unique=True, default=new_token, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
+    responded_at = models.DateTimeField(_("responded at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["customer", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.survey} → {self.customer}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("surveys:respond_invitation", args=[self.token])
+
+    @property
+    def url(self) -> str:
+        return settings.SITE_URL + self.get_absolute_url()
+
+
+class Response(models.Model):
+    survey = models.ForeignKey(
+        Survey, on_delete=models.CASCADE, related_name="responses", verbose_name=_("survey")
+    )
+    invitation = models.OneToOneField(
+        Invitation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="response",
+        verbose_name=_("invitation"),
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="responses",
+        verbose_name=_("customer"),
+    )
+    submitted_at = models.DateTimeField(_("submitted at"))
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices)
+    touchpoint = models.CharField(_("touchpoint"), max_length=100, blank=True)
+    channel = models.CharField(_("channel"), max_length=100, blank=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("response")
+        verbose_name_plural = _("responses")
+        ordering = ["-submitted_at"]
+        indexes = [
+            models.Index(fields=["survey", "submitted_at"]),
+            models.Index(
+                fields=["submitted_at"],
+                condition=Q(processed_at__isnull=True),
+                name="response_unprocessed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} · {self.submitted_at:%Y-%m-%d %H:%M}"
+
+
+class Answer(models.Model):
+    response = models.ForeignKey(
+        Response, on_delete=models.CASCADE, related_name="answers", verbose_name=_("response")
+    )
+    question = models.ForeignKey(
+        Question, on_delete=models.CASCADE, related_name="answers", verbose_name=_("question")
+    )
+    value = models.SmallIntegerField(_("value"), null=True, blank=True)
+    text = models.TextField(_("text"), blank=True, max_length=COMMENT_MAX_LENGTH)
+
+    class Meta:
+        verbose_name = _("answer")
+        verbose_name_plural = _("answers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "question"], name="answer_one_per_question"
+            ),
+            # Exactly one of value and text; the value's range against the question's
+            # scale is enforced by a trigger (migration 0002), as it spans two tables.
+            models.CheckConstraint(
+                condition=Q(value__isnull=False, text="") | (Q(value__isnull=True) & ~Q(text="")),
+                name="answer_value_or_text",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("text"), COMMENT_MAX_LENGTH),
+                name="answer_text_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.value) if self.value is not None else self.text[:50]

@@ -1,0 +1,123 @@
+"""The writes of the survey side: each a verb, atomic, keyword-only."""
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from surveys.models import Answer, Customer, Invitation, Question, Response, Survey
+from surveys.signals import response_submitted
+from surveys.survey_templates import TEMPLATES
+
+
+class SubmissionRefused(Exception):
+    pass
+
+
+class SurveyNotLive(SubmissionRefused):
+    pass
+
+
+class AlreadyAnswered(SubmissionRefused):
+    pass
+
+
+class InvitationThrottled(Exception):
+    pass
+
+
+@transaction.atomic
+def create_survey(*, survey: Survey, template: str) -> Survey:
+    """Save a new survey with the template's questions, worded for its company."""
+    standard = TEMPLATES[template]
+    survey.kind = standard.kind
+    survey.save()
+    Question.objects.bulk_create(
+        Question(
+            survey=survey,
+            position=position,
+            role=q.role,
+            scale_min=q.scale[0] if q.scale else None,
+            scale_max=q.scale[1] if q.scale else None,
+            required=q.required,
+            text_en=q.en.format(company=survey.company),
+            text_nl=q.nl.format(company=survey.company),
+            low_label_en=q.low_en,
+            low_label_nl=q.low_nl,
+            high_label_en=q.high_en,
+            high_label_nl=q.high_nl,
+        )
+        for position, q in enumerate(standard.questions, start=1)
+    )
+    return survey
+
+
+@transaction.atomic
+def invite(*, survey: Survey, email: str, customer_ref: str = "", name: str = "") -> Invitation:
+    """Invite a customer (found by reference, else by email, else created)."""
+    if customer_ref:
+        customer, _ = Customer.objects.get_or_create(
+            ref=customer_ref, defaults={"email": email, "name": name}
+        )
+    else:
+        customer = Customer.objects.filter(email__iexact=email).order_by("pk").first()
+        if customer is None:
+            customer = Customer.objects.create(email=email, name=name)
+    since = timezone.now() - timedelta(days=survey.resurvey_throttle_days)
+    last = customer.invitations.filter(created_at__gte=since).order_by("-created_at").first()
+    if last is not None:
+        raise InvitationThrottled(
+            f"{customer} was invited on {last.created_at:%Y-%m-%d}; this survey does not "
+            f"invite anyone again within {survey.resurvey_throttle_days} days."
+        )
+    return Invitation.objects.create(survey=survey, customer=customer)
+
+
+@transaction.atomic
+def submit_response(
+    *,
+    survey: Survey,
+    answers: Mapping[Question, int | str | None],
+    invitation: Invitation | None = None,
+    metadata: Mapping[str, str] | None = None,
+    language: str,
+) -> Response:
+    """Save a respondent's answers, unprocessed; `response_submitted` follows the commit."""
+    if not survey.is_live:
+        raise SurveyNotLive(survey.slug)
+    metadata = dict(metadata or {})
+    customer = invitation.customer if invitation else None
+    if customer is None and metadata.get("ref"):
+        customer = Customer.objects.filter(ref=metadata["ref"]).first()
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            response = Response.objects.create(
+                survey=survey,
+                invitation=invitation,
+                customer=customer,
+                submitted_at=now,
+                language=language,
+                touchpoint=metadata.get("touchpoint") or survey.touchpoint,
+                channel=metadata.get("channel") or ("invitation" if invitation else "link"),
+                metadata=metadata,
+            )
+    except IntegrityError:
+        if invitation is not None and Response.objects.filter(invitation=invitation).exists():
+            raise AlreadyAnswered(invitation.token) from None
+        raise
+    Answer.objects.bulk_create(
+        Answer(response=response, question=question, **_answer_fields(value))
+        for question, value in answers.items()
+        if value not in (None, "")
+    )
+    if invitation is not None:
+        Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
+        invitation.responded_at = now
+    transaction.on_commit(lambda: response_submitted.send(sender=Response, response=response))
+    return response
+
+
+def _answer_fields(value: int | str | None) -> dict[str, int | str]:
+    return {"value": value} if isinstance(value, int) else {"text": str(value)}

@@ -1,0 +1,121 @@
+"""The respondent side: public survey links and personal invitations.
+
+A GET or HEAD never records or consumes anything; only a valid POST saves a response.
+"""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.views.decorators.http import require_http_methods, require_safe
+
+from surveys.forms import LinkParametersForm, ResponseForm
+from surveys.models import Invitation, Language, Survey
+from surveys.services import AlreadyAnswered, SurveyNotLive, submit_response
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def respond(request: HttpRequest, slug: str) -> HttpResponse:
+    survey = get_object_or_404(Survey, slug=slug)
+    return _respond(request, survey, None, reverse("surveys:thanks", args=[slug]))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def respond_invitation(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = get_object_or_404(
+        Invitation.objects.select_related("survey", "customer"), token=token
+    )
+    thanks_url = reverse("surveys:invitation_thanks", args=[token])
+    return _respond(request, invitation.survey, invitation, thanks_url)
+
+
+@require_safe
+def thanks(request: HttpRequest, slug: str) -> HttpResponse:
+    survey = get_object_or_404(Survey, slug=slug)
+    return _render(request, survey, "surveys/thanks.html")
+
+
+@require_safe
+def invitation_thanks(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = get_object_or_404(Invitation.objects.select_related("survey"), token=token)
+    return _render(request, invitation.survey, "surveys/thanks.html")
+
+
+def _respond(
+    request: HttpRequest, survey: Survey, invitation: Invitation | None, thanks_url: str
+) -> HttpResponse:
+    language = _language(request, survey)
+    if survey.status == Survey.Status.CLOSED:
+        return _render(request, survey, "surveys/closed.html", status=410)
+    if survey.status == Survey.Status.DRAFT:
+        return _render(request, survey, "surveys/not_open.html", status=404)
+    if invitation is not None and invitation.responded_at is not None:
+        return _render(request, survey, "surveys/already_answered.html")
+
+    link = LinkParametersForm(request.GET)
+    questions = list(survey.questions.all())
+    with translation.override(language):
+        if request.method == "POST":
+            form = ResponseForm(request.POST, questions=questions, language=language)
+            if link.is_valid() and form.is_valid():
+                try:
+                    submit_response(
+                        survey=survey,
+                        answers=form.answers(),
+                        invitation=invitation,
+                        metadata=link.metadata,
+                        language=language,
+                    )
+                except AlreadyAnswered:
+                    return _render(request, survey, "surveys/already_answered.html")
+                except SurveyNotLive:
+                    return _render(request, survey, "surveys/closed.html", status=410)
+                return redirect(f"{thanks_url}?lang={language}")
+        else:
+            form = ResponseForm(
+                questions=questions, language=language, initial=_preselected(request, questions)
+            )
+        link.is_valid()
+        context = {"form": form, "link": link}
+        return _render(request, survey, "surveys/respond.html", context)
+
+
+def _render(
+    request: HttpRequest,
+    survey: Survey,
+    template: str,
+    context: dict[str, object] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    language = _language(request, survey)
+    switch = {code: _with_param(request, "lang", code) for code in Language.values}
+    with translation.override(language):
+        return render(
+            request,
+            template,
+            {"survey": survey, "language": language, "switch": switch, **(context or {})},
+            status=status,
+        )
+
+
+def _language(request: HttpRequest, survey: Survey) -> str:
+    requested = request.GET.get("lang", "")
+    return requested if requested in Language.values else survey.language
+
+
+def _with_param(request: HttpRequest, name: str, value: str) -> str:
+    query = request.GET.copy()
+    query[name] = value
+    return f"{request.path}?{query.urlencode()}"
+
+
+def _preselected(request: HttpRequest, questions: list) -> dict[str, int]:
+    """`?score=N` pre-selects N on the first scale question when N is on its scale."""
+    first = next((q for q in questions if q.is_scale), None)
+    raw = request.GET.get("score", "")
+    if first is None or not raw.isdigit():
+        return {}
+    score = int(raw)
+    if not first.scale_min <= score <= first.scale_max:
+        return {}
+    return {f"q{first.position}": score}

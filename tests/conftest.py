@@ -1,0 +1,36 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.factories import SurveyFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# Under CI a missing service fails the run; on a bare machine its tests skip, visibly.
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _require(available: bool, reason: str) -> None:
+    if available:
+        return
+    if CI:
+        pytest.fail(f"{reason}; CI must run this test.", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _required_services(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("postgres"):
+        _require(connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL")
+    if request.node.get_closest_marker("browser"):
+        _require(Path(CHROMIUM).exists(), "needs Debian's chromium at /usr/bin/chromium")
+        _require(AXE.exists(), "needs axe-core: run npm ci")
+
+
+@pytest.fixture
+def nps_survey():
+    return SurveyFactory(template="nps", company="Acme", language="nl")
