@@ -26,7 +26,9 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if 
 SITE_URL = envstr("SITE_URL", "http://localhost:8000").rstrip("/")
 _site = urlsplit(SITE_URL)
 if _site.scheme not in ("http", "https") or not _site.netloc:
-    raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must be an http(s) URL such as https://surveys.example.com.")
+    raise ImproperlyConfigured(
+        f"SITE_URL={SITE_URL!r} must be an http(s) URL such as https://surveys.example.com."
+    )
 CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
 
 INSTALLED_APPS = [
@@ -86,7 +88,7 @@ if DATABASE_URL:
 else:
     VAR_DIR.mkdir(exist_ok=True)
     DATABASES = {
-        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"}
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -166,7 +168,7 @@ X_FRAME_OPTIONS = "DENY"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Longer than any retry delay a task asks for, or Redis would redeliver it early.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 2 * 60 * 60}
 else:
     _queue = VAR_DIR / "celery" / "queue"
     _queue.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,6 +11,21 @@ from django.utils.translation import ngettext
 from surveys.models import Answer, Customer, Invitation, Question, Response, Survey
 from surveys.services import create_survey
 from surveys.survey_templates import template_choices
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+def _copyable_link(url: str, label: "StrOrPromise") -> str:
+    """A link in a read-only box that selects itself, ready to copy, and opens in a tab."""
+    return format_html(
+        '<input type="text" readonly value="{}" size="70" aria-label="{}" onfocus="this.select()">'
+        ' <a href="{}" target="_blank" rel="noopener">{}</a>',
+        url,
+        label,
+        url,
+        _("Open"),
+    )
 
 
 class SurveyCreationForm(forms.ModelForm):
@@ -28,7 +43,15 @@ class SurveyCreationForm(forms.ModelForm):
 class SurveyChangeForm(forms.ModelForm):
     class Meta:
         model = Survey
-        fields = "__all__"
+        fields = [
+            "name",
+            "company",
+            "status",
+            "language",
+            "touchpoint",
+            "followup_window_hours",
+            "resurvey_throttle_days",
+        ]
 
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]
@@ -115,16 +138,7 @@ class SurveyAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("public link"))
     def public_link(self, obj: Survey) -> str:
-        if obj.pk is None:
-            return "-"
-        return format_html(
-            '<input type="text" readonly value="{}" size="70" aria-label="{}" '
-            'onfocus="this.select()"> <a href="{}" target="_blank" rel="noopener">{}</a>',
-            obj.public_url,
-            _("public link"),
-            obj.get_absolute_url(),
-            _("Open"),
-        )
+        return _copyable_link(obj.public_url, _("public link")) if obj.pk else "-"
 
     @admin.action(description=_("Make the selected surveys live"))
     def make_live(self, request: HttpRequest, queryset: QuerySet[Survey]) -> None:
@@ -180,21 +194,14 @@ class InvitationAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("personal link"))
     def link(self, obj: Invitation) -> str:
-        if obj.pk is None:
-            return "-"
-        return format_html(
-            '<input type="text" readonly value="{}" size="70" aria-label="{}" onfocus="this.select()">',
-            obj.url,
-            _("personal link"),
-        )
+        return _copyable_link(obj.url, _("personal link")) if obj.pk else "-"
 
 
 class AnswerInline(admin.TabularInline):
     model = Answer
     extra = 0
     can_delete = False
-    fields = ["question", "value", "text"]
-    readonly_fields = fields
+    fields = readonly_fields = ("question", "value", "text")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

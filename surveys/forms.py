@@ -1,5 +1,5 @@
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout, Submit
@@ -7,6 +7,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from surveys.models import COMMENT_MAX_LENGTH, Question
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # Query parameters a survey link may carry: stored as the response's metadata.
 METADATA_PARAMS = ("touchpoint", "channel", "ref")
@@ -35,7 +38,9 @@ class LinkParametersForm(forms.Form):
                 code="unknown_parameter",
                 params={"names": ", ".join(name[:30] for name in unknown[:3])},
             )
-        too_long = [name for name in METADATA_PARAMS if len(cleaned.get(name, "")) > METADATA_MAX_LENGTH]
+        too_long = [
+            name for name in METADATA_PARAMS if len(cleaned.get(name, "")) > METADATA_MAX_LENGTH
+        ]
         if too_long:
             raise forms.ValidationError(
                 _("This link's %(name)s is too long."),
@@ -46,7 +51,9 @@ class LinkParametersForm(forms.Form):
 
     @property
     def metadata(self) -> dict[str, str]:
-        return {name: self.cleaned_data[name] for name in METADATA_PARAMS if self.cleaned_data[name]}
+        return {
+            name: self.cleaned_data[name] for name in METADATA_PARAMS if self.cleaned_data[name]
+        }
 
 
 class ResponseForm(forms.Form):
@@ -81,11 +88,11 @@ def _field_for(question: Question, language: str) -> forms.Field:
             max_length=COMMENT_MAX_LENGTH,
             widget=forms.Textarea(attrs={"rows": 4}),
         )
-    assert question.scale_min is not None and question.scale_max is not None
+    choices: list[tuple[int, StrOrPromise]]
     if question.is_yes_no:
         choices = [(1, _("Yes")), (0, _("No"))]
     else:
-        choices = [(v, str(v)) for v in range(question.scale_min, question.scale_max + 1)]
+        choices = [(v, str(v)) for v in question.scale_values]
     field = forms.TypedChoiceField(
         label=label,
         required=question.required,

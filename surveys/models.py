@@ -152,6 +152,13 @@ class Question(models.Model):
         return self.scale_min is not None
 
     @property
+    def scale_values(self) -> range:
+        """The values a respondent may choose; empty for a free-text question."""
+        if self.scale_min is None or self.scale_max is None:
+            return range(0)
+        return range(self.scale_min, self.scale_max + 1)
+
+    @property
     def is_yes_no(self) -> bool:
         return self.scale_min == 0 and self.scale_max == 1
 
@@ -172,9 +179,7 @@ class Customer(models.Model):
     email = models.EmailField(_("email"), blank=True)
     name = models.CharField(_("name"), max_length=200, blank=True)
     segment = models.CharField(_("segment"), max_length=100, blank=True)
-    language = models.CharField(
-        _("language"), max_length=2, choices=Language.choices, blank=True
-    )
+    language = models.CharField(_("language"), max_length=2, choices=Language.choices, blank=True)
     customer_since = models.DateField(_("customer since"), null=True, blank=True)
     customer_until = models.DateField(_("customer until"), null=True, blank=True)
 
@@ -205,7 +210,9 @@ class Invitation(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("customer")
     )
-    token = models.CharField(_("token"), max_length=40, unique=True, default=new_token, editable=False)
+    token = models.CharField(
+        _("token"), max_length=40, unique=True, default=new_token, editable=False
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)

@@ -57,13 +57,10 @@ def create_survey(*, survey: Survey, template: str) -> Survey:
 def invite(*, survey: Survey, email: str, customer_ref: str = "", name: str = "") -> Invitation:
     """Invite a customer (found by reference, else by email, else created)."""
     if customer_ref:
-        customer, _ = Customer.objects.get_or_create(
-            ref=customer_ref, defaults={"email": email, "name": name}
-        )
+        found = Customer.objects.filter(ref=customer_ref).first()
     else:
-        customer = Customer.objects.filter(email__iexact=email).order_by("pk").first()
-        if customer is None:
-            customer = Customer.objects.create(email=email, name=name)
+        found = Customer.objects.filter(email__iexact=email).order_by("pk").first()
+    customer = found or Customer.objects.create(ref=customer_ref, email=email, name=name)
     since = timezone.now() - timedelta(days=survey.resurvey_throttle_days)
     last = customer.invitations.filter(created_at__gte=since).order_by("-created_at").first()
     if last is not None:
@@ -87,7 +84,7 @@ def submit_response(
     if not survey.is_live:
         raise SurveyNotLive(survey.slug)
     metadata = dict(metadata or {})
-    customer = invitation.customer if invitation else None
+    customer: Customer | None = invitation.customer if invitation else None
     if customer is None and metadata.get("ref"):
         customer = Customer.objects.filter(ref=metadata["ref"]).first()
     now = timezone.now()

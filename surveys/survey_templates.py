@@ -5,8 +5,8 @@ One registry, used by the admin and by `manage.py create_survey`.
 
 from dataclasses import dataclass
 
-from django.utils.translation import gettext_lazy as _
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 A GET or HEAD never records or consumes anything; only a valid POST saves a response.
 """
 
+from collections.abc import Mapping
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -84,7 +86,7 @@ def _render(
     request: HttpRequest,
     survey: Survey,
     template: str,
-    context: dict[str, object] | None = None,
+    context: Mapping[str, object] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     language = _language(request, survey)
@@ -116,6 +118,4 @@ def _preselected(request: HttpRequest, questions: list) -> dict[str, int]:
     if first is None or not raw.isdigit():
         return {}
     score = int(raw)
-    if not first.scale_min <= score <= first.scale_max:
-        return {}
-    return {f"q{first.position}": score}
+    return {f"q{first.position}": score} if score in first.scale_values else {}

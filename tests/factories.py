@@ -4,7 +4,7 @@ from surveys.models import Customer, Invitation, Survey
 from surveys.services import create_survey
 
 
-class SurveyFactory(factory.django.DjangoModelFactory):
+class SurveyFactory(factory.django.DjangoModelFactory[Survey]):
     """A live survey with its template's questions (pass template="csat", ...)."""
 
     class Meta:
@@ -20,7 +20,7 @@ class SurveyFactory(factory.django.DjangoModelFactory):
         return create_survey(survey=model_class(**kwargs), template=template)
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
     class Meta:
         model = Customer
 
@@ -29,7 +29,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Customer {n}")
 
 
-class InvitationFactory(factory.django.DjangoModelFactory):
+class InvitationFactory(factory.django.DjangoModelFactory[Invitation]):
     class Meta:
         model = Invitation
 

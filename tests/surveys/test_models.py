@@ -110,7 +110,13 @@ def test_question_scale_must_run_upwards():
     survey = SurveyFactory(template="nps")
     with pytest.raises(IntegrityError), transaction.atomic():
         Question.objects.create(
-            survey=survey, position=9, role="csat", scale_min=5, scale_max=1, text_en="x", text_nl="x"
+            survey=survey,
+            position=9,
+            role="csat",
+            scale_min=5,
+            scale_max=1,
+            text_en="x",
+            text_nl="x",
         )
 
 

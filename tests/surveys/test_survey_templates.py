@@ -23,7 +23,8 @@ EXPECTED = {
                 0,
                 10,
                 "How likely is it that you would recommend Bakery Jansen to a friend or colleague?",
-                "Hoe waarschijnlijk is het dat u Bakery Jansen zou aanbevelen aan een vriend of collega?",
+                "Hoe waarschijnlijk is het dat u Bakery Jansen zou aanbevelen aan een vriend of "
+                "collega?",
             ),
             COMMENT,
         ],

@@ -1,6 +1,7 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from surveys.models import Language, Survey
 from surveys.services import create_survey
@@ -24,7 +25,14 @@ class Command(BaseCommand):
             language=options["language"],
             status=Survey.Status.LIVE if options["live"] else Survey.Status.DRAFT,
         )
-        survey.full_clean(exclude=["kind"])
+        try:
+            survey.full_clean(exclude=["kind"])
+        except ValidationError as exc:
+            raise CommandError(
+                "; ".join(
+                    f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items()
+                )
+            ) from None
         create_survey(survey=survey, template=options["template"])
         self.stdout.write(f"Created {survey.get_status_display().lower()} survey {survey.name!r}.")
         self.stdout.write(survey.get_absolute_url())

@@ -44,7 +44,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if Survey.objects.exists():
-            self.stdout.write(f"Demo data not loaded: {Survey.objects.count()} surveys exist already.")
+            self.stdout.write(
+                f"Demo data not loaded: {Survey.objects.count()} surveys exist already."
+            )
             return
         rng = random.Random(options["seed"])  # noqa: S311 - demo data, not secrets
         with transaction.atomic():

@@ -1,0 +1,154 @@
+"""Staff create and run surveys in the admin."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from surveys.models import Response, Survey
+from surveys.survey_templates import TEMPLATES
+from tests.factories import InvitationFactory, SurveyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _change_data(survey, **overrides):
+    questions = list(survey.questions.order_by("position"))
+    data = {
+        "name": survey.name,
+        "company": survey.company,
+        "status": survey.status,
+        "language": survey.language,
+        "touchpoint": survey.touchpoint,
+        "followup_window_hours": survey.followup_window_hours,
+        "resurvey_throttle_days": survey.resurvey_throttle_days,
+        "questions-TOTAL_FORMS": len(questions),
+        "questions-INITIAL_FORMS": len(questions),
+        "questions-MIN_NUM_FORMS": 0,
+        "questions-MAX_NUM_FORMS": 1000,
+    }
+    for i, q in enumerate(questions):
+        data |= {
+            f"questions-{i}-id": q.pk,
+            f"questions-{i}-survey": survey.pk,
+            f"questions-{i}-required": "on" if q.required else "",
+            f"questions-{i}-text_en": q.text_en,
+            f"questions-{i}-text_nl": q.text_nl,
+            f"questions-{i}-low_label_en": q.low_label_en,
+            f"questions-{i}-low_label_nl": q.low_label_nl,
+            f"questions-{i}-high_label_en": q.high_label_en,
+            f"questions-{i}-high_label_nl": q.high_label_nl,
+        }
+    return data | overrides
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_staff_create_a_survey_from_each_template(admin_client, template):
+    add_url = reverse("admin:surveys_survey_add")
+    assert str(TEMPLATES[template].label) in admin_client.get(add_url).content.decode()
+
+    page = admin_client.post(
+        add_url,
+        {"template": template, "name": "Spring", "company": "Bakery Jansen", "language": "nl"},
+    )
+
+    survey = Survey.objects.get()
+    assert page.status_code == 302
+    assert survey.kind == TEMPLATES[template].kind
+    assert survey.status == Survey.Status.DRAFT
+    assert survey.questions.count() == len(TEMPLATES[template].questions)
+    assert all("Bakery Jansen" in q.text_nl for q in survey.questions.exclude(role="comment"))
+
+
+def test_change_page_shows_the_public_link_and_the_questions(admin_client, settings):
+    settings.SITE_URL = "https://surveys.example.com"
+    survey = SurveyFactory(template="loyalty")
+
+    html = admin_client.get(
+        reverse("admin:surveys_survey_change", args=[survey.pk])
+    ).content.decode()
+
+    assert f'value="https://surveys.example.com/s/{survey.slug}/"' in html
+    assert "How likely are you to buy from Acme again?" in html
+
+
+def test_staff_edit_the_wording(admin_client):
+    survey = SurveyFactory(template="nps")
+    url = reverse("admin:surveys_survey_change", args=[survey.pk])
+
+    page = admin_client.post(
+        url, _change_data(survey, **{"questions-0-text_en": "Would you recommend us?"})
+    )
+
+    assert page.status_code == 302
+    assert survey.questions.get(role="nps").text_en == "Would you recommend us?"
+
+
+def test_a_live_survey_cannot_go_back_to_draft(admin_client):
+    survey = SurveyFactory(status=Survey.Status.LIVE)
+    url = reverse("admin:surveys_survey_change", args=[survey.pk])
+
+    page = admin_client.post(url, _change_data(survey, status="draft"))
+
+    assert page.status_code == 200
+    assert "A Live survey cannot become Draft." in page.content.decode()
+    survey.refresh_from_db()
+    assert survey.status == Survey.Status.LIVE
+
+
+def test_actions_move_surveys_forward_and_say_what_they_skipped(admin_client):
+    draft = SurveyFactory(status=Survey.Status.DRAFT)
+    closed = SurveyFactory(status=Survey.Status.CLOSED)
+    live = SurveyFactory(status=Survey.Status.LIVE)
+    url = reverse("admin:surveys_survey_changelist")
+
+    page = admin_client.post(
+        url, {"action": "close", "_selected_action": [draft.pk, closed.pk, live.pk]}, follow=True
+    )
+
+    html = page.content.decode()
+    assert "1 survey is now Closed." in html
+    assert "2 surveys were left as they were" in html
+    statuses = dict(Survey.objects.values_list("pk", "status"))
+    assert statuses == {draft.pk: "draft", closed.pk: "closed", live.pk: "closed"}
+
+    admin_client.post(url, {"action": "make_live", "_selected_action": [draft.pk, closed.pk]})
+    assert set(Survey.objects.values_list("status", flat=True)) == {"live", "closed"}
+    assert Survey.objects.get(pk=closed.pk).status == "live"
+
+
+def test_changelist_counts_responses_and_filters(admin_client):
+    survey = SurveyFactory(name="Counted")
+    SurveyFactory(name="Other", status=Survey.Status.DRAFT)
+    for _ in range(3):
+        Response.objects.create(survey=survey, submitted_at=timezone.now(), language="en")
+
+    html = admin_client.get(
+        reverse("admin:surveys_survey_changelist") + "?status=live"
+    ).content.decode()
+
+    assert "Counted" in html and "Other" not in html
+    assert '<td class="field-response_count">3</td>' in html
+
+
+@pytest.mark.parametrize("name", ["customer", "invitation", "response"])
+def test_customers_invitations_and_responses_are_listed(admin_client, name):
+    invitation = InvitationFactory(customer__name="Ann Jansen")
+    Response.objects.create(
+        survey=invitation.survey,
+        customer=invitation.customer,
+        submitted_at=timezone.now(),
+        language="en",
+    )
+    page = admin_client.get(reverse(f"admin:surveys_{name}_changelist"))
+    assert page.status_code == 200
+    assert "Ann Jansen" in page.content.decode()
+
+
+def test_invitation_page_shows_the_personal_link(admin_client, settings):
+    settings.SITE_URL = "https://surveys.example.com"
+    invitation = InvitationFactory()
+    url = reverse("admin:surveys_invitation_change", args=[invitation.pk])
+    assert (
+        f"https://surveys.example.com/i/{invitation.token}/"
+        in admin_client.get(url).content.decode()
+    )
