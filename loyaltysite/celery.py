@@ -1,4 +1,8 @@
+import os
+
 from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyaltysite.settings")
 
 app = Celery("loyaltysite")
 app.config_from_object("django.conf:settings", namespace="CELERY")

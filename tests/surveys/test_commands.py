@@ -125,11 +125,14 @@ def test_seed_demo_loads_live_surveys_with_answers_once():
         r.survey.questions.filter(required=True).count()
         for r in Response.objects.select_related("survey")
     )
-    assert lines[-1].startswith("Demo survey: /s/")
+    first = Survey.objects.order_by("created_at").first()
+    assert first is not None
+    assert lines[-1] == f"Demo survey: http://localhost:8000/s/{first.slug}/"
 
     again = _run("seed_demo", "--responses", "300")
     assert Response.objects.count() == 300
-    assert "not loaded" in again[-1]
+    assert "not loaded" in again[0]
+    assert again[-1] == f"A live survey: http://localhost:8000/s/{first.slug}/"
 
 
 def test_create_staff_login_prints_a_password_once():

@@ -47,6 +47,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Demo data not loaded: {Survey.objects.count()} surveys exist already."
             )
+            live = Survey.objects.filter(status=Survey.Status.LIVE).order_by("created_at").first()
+            if live is not None:
+                self.stdout.write(f"A live survey: {live.public_url}")
             return
         rng = random.Random(options["seed"])  # noqa: S311 - demo data, not secrets
         with transaction.atomic():
@@ -67,7 +70,7 @@ class Command(BaseCommand):
             count = self._responses(rng, surveys, customers, options["responses"])
         first = surveys[0]
         self.stdout.write(f"Loaded {len(surveys)} live surveys and {count} responses.")
-        self.stdout.write(f"Demo survey: {first.get_absolute_url()}")
+        self.stdout.write(f"Demo survey: {first.public_url}")
 
     def _customers(self, rng: random.Random, count: int) -> list[Customer]:
         today = date.today()
