@@ -170,12 +170,14 @@ if REDIS_URL:
     # Longer than any retry delay a task asks for, or Redis would redeliver it early.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 2 * 60 * 60}
 else:
-    _queue = VAR_DIR / "celery" / "queue"
+    _queue, _control = VAR_DIR / "celery" / "queue", VAR_DIR / "celery" / "control"
     _queue.mkdir(parents=True, exist_ok=True)
+    _control.mkdir(exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
+        "control_folder": str(_control),
         "store_processed": False,
     }
 CELERY_TASK_SERIALIZER = "json"

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout, Submit
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from surveys.models import COMMENT_MAX_LENGTH, Question
@@ -83,7 +84,7 @@ def _field_for(question: Question, language: str) -> forms.Field:
     label = question.text(language)
     if not question.is_scale:
         return forms.CharField(
-            label=label,
+            label=label if question.required else format_lazy("{} ({})", label, _("optional")),
             required=question.required,
             max_length=COMMENT_MAX_LENGTH,
             widget=forms.Textarea(attrs={"rows": 4}),

@@ -24,6 +24,7 @@ def test_form_is_in_the_survey_language_with_a_switch(client, nps_survey):
     assert "0 = Helemaal niet waarschijnlijk" in html
     assert "10 = Zeer waarschijnlijk" in html
     assert "Verstuur" in html
+    assert "Wat is de belangrijkste reden voor uw score? (optioneel)" in html
     assert f'href="/s/{nps_survey.slug}/?lang=en"' in html
 
 
