@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from surveys.models import Answer, Response, Survey
@@ -55,6 +56,9 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
         )
         yield browser
         browser.close()
+        # The same reason gives the test its own database connection, which Django's
+        # teardown does not see: close it, or dropping the test database fails.
+        connections.close_all()
 
 
 @pytest.fixture
