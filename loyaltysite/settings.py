@@ -4,6 +4,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -168,7 +169,12 @@ X_FRAME_OPTIONS = "DENY"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Longer than any retry delay a task asks for, or Redis would redeliver it early.
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 2 * 60 * 60}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": 2 * 60 * 60,
+        # A respondent's POST waits at most this long for an unreachable broker.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
 else:
     _queue, _control = VAR_DIR / "celery" / "queue", VAR_DIR / "celery" / "control"
     _queue.mkdir(parents=True, exist_ok=True)
@@ -191,7 +197,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "sweep-responses": {"task": "metrics.tasks.sweep_responses", "schedule": 60.0},
+    "recompute-scores": {
+        "task": "metrics.tasks.recompute_scores",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {

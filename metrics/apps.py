@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class MetricsConfig(AppConfig):
     name = "metrics"
     verbose_name = _("Metrics")
+
+    def ready(self) -> None:
+        from metrics import receivers  # noqa: F401 - connects the signal receivers

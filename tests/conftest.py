@@ -34,3 +34,13 @@ def _required_services(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 def nps_survey():
     return SurveyFactory(template="nps", company="Acme", language="nl")
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in-process, as soon as they are sent."""
+    from loyaltysite.celery import app
+
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = False

@@ -1,0 +1,20 @@
+import logging
+from typing import Any
+
+from django.dispatch import receiver
+
+from metrics import tasks
+from surveys.models import Response
+from surveys.signals import response_submitted
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(response_submitted)
+def enqueue_processing(sender: type[Response], response: Response, **kwargs: Any) -> None:
+    # The response is committed already; if the broker is down the sweeper finds it
+    # later, so the respondent must not see an error for it.
+    try:
+        tasks.process_response.delay(response.pk)
+    except Exception:
+        logger.warning("Could not enqueue response %s; the sweeper will process it.", response.pk)

@@ -1,0 +1,164 @@
+"""Keeping ScoreRollup counts: incrementally per response, and rebuilt from raw answers."""
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Value
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from metrics.models import ScoreRollup
+from surveys.models import Answer, Response, Survey
+
+logger = logging.getLogger(__name__)
+
+Dimension = ScoreRollup.Dimension
+# (survey_id, question_id, day, dimension, member, value)
+Cell = tuple[int, int, date, str, str, int]
+
+# Where each dimension's member comes from, as a database expression over an answer;
+# `_members` below says the same for one response in Python.
+MEMBER_EXPRESSIONS: dict[str, Combinable] = {
+    Dimension.ALL: Value(""),
+    Dimension.SEGMENT: Coalesce(F("response__customer__segment"), Value("")),
+    Dimension.TOUCHPOINT: F("response__touchpoint"),
+    Dimension.CHANNEL: F("response__channel"),
+}
+
+# A response left unprocessed this long is taken to have missed the broker.
+SWEEP_AFTER = timedelta(seconds=60)
+
+
+def _members(response: Response) -> dict[str, str]:
+    return {
+        Dimension.ALL: "",
+        Dimension.SEGMENT: response.customer.segment if response.customer else "",
+        Dimension.TOUCHPOINT: response.touchpoint,
+        Dimension.CHANNEL: response.channel,
+    }
+
+
+@transaction.atomic
+def process_response(*, response_id: int) -> bool:
+    """Add one response's answers to the rollups, exactly once.
+
+    The claim (processed_at from NULL to now) and the increments commit together: a
+    retry after a failure starts afresh, and a second worker finds nothing to claim.
+    """
+    claimed = Response.objects.filter(pk=response_id, processed_at__isnull=True).update(
+        processed_at=timezone.now()
+    )
+    if claimed != 1:
+        return False
+    response = Response.objects.select_related("customer").get(pk=response_id)
+    day = timezone.localdate(response.submitted_at)
+    answers = response.answers.filter(value__isnull=False).values_list("question_id", "value")
+    members = _members(response)
+    _add(
+        Counter(
+            (response.survey_id, question_id, day, dimension, member, value)
+            for question_id, value in answers
+            if value is not None
+            for dimension, member in members.items()
+        )
+    )
+    return True
+
+
+def process_stale_responses(*, limit: int = 1000) -> int:
+    """Process responses whose task never came (a broker outage); returns how many."""
+    cutoff = timezone.now() - SWEEP_AFTER
+    stale = Response.objects.filter(processed_at__isnull=True, submitted_at__lt=cutoff)
+    ids = list(stale.order_by("submitted_at").values_list("pk", flat=True)[:limit])
+    processed = sum(process_response(response_id=pk) for pk in ids)
+    if processed:
+        logger.warning("Swept %d responses that were not processed in time.", processed)
+    return processed
+
+
+def _add(cells: Counter[Cell]) -> None:
+    """Add to the counts: an atomic upsert, never read-modify-write."""
+    _upsert(cells, "{table}.count + EXCLUDED.count")
+
+
+def _upsert(cells: Mapping[Cell, int], new_count: str, batch: int = 5000) -> None:
+    table = ScoreRollup._meta.db_table
+    rows = [(*cell, count) for cell, count in cells.items()]
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} "  # noqa: S608 - names from the model, values as parameters
+                "(survey_id, question_id, day, dimension, member, value, count) "
+                f"VALUES {placeholders} "
+                "ON CONFLICT (question_id, dimension, member, day, value) "
+                f"DO UPDATE SET count = {new_count.format(table=table)}",
+                [field for row in chunk for field in row],
+            )
+
+
+@dataclass(frozen=True)
+class Drift:
+    cells: int  # rollup cells that were wrong, missing or superfluous
+    answers: int  # the sum of their differences, in answers
+
+    def __bool__(self) -> bool:
+        return self.cells > 0
+
+
+def fresh_counts(survey: Survey, dimension: str) -> Counter[Cell]:
+    """The rollup cells of one dimension, counted from the raw answers with GROUP BY."""
+    answers = Answer.objects.filter(
+        response__survey=survey, response__processed_at__isnull=False, value__isnull=False
+    )
+    grouped = (
+        answers.annotate(
+            day=TruncDate("response__submitted_at"), member=MEMBER_EXPRESSIONS[dimension]
+        )
+        .values_list("question_id", "day", "member", "value")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    return Counter(
+        {(survey.pk, q, day, dimension, member, v): n for q, day, member, v, n in grouped}
+    )
+
+
+@transaction.atomic
+def recompute_rollups(*, survey: Survey, progress: Callable[[str], None] | None = None) -> Drift:
+    """Rebuild a survey's rollups from its processed answers; returns what was corrected.
+
+    Only differing cells are written, so a survey without drift costs little more than
+    its GROUP BY queries.
+    """
+    if connection.vendor == "postgresql":
+        # Hold off increments until this commits: an answer processed while the counts
+        # were being taken would otherwise be overwritten and lost.
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {ScoreRollup._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+    fresh: Counter[Cell] = Counter()
+    for step, dimension in enumerate(Dimension.values, start=1):
+        fresh.update(fresh_counts(survey, dimension))
+        if progress:
+            progress(f"{survey.name}: counted {dimension} ({step}/{len(Dimension.values)})")
+    stored = {
+        (survey.pk, q, day, dim, member, v): (pk, n)
+        for pk, q, day, dim, member, v, n in ScoreRollup.objects.filter(survey=survey).values_list(
+            "pk", "question_id", "day", "dimension", "member", "value", "count"
+        )
+    }
+    wrong = {cell: n for cell, n in fresh.items() if stored.get(cell, (None, 0))[1] != n}
+    extra = {cell: stored_n for cell, (_, stored_n) in stored.items() if cell not in fresh}
+    _upsert(wrong, "EXCLUDED.count")
+    ScoreRollup.objects.filter(pk__in=[stored[cell][0] for cell in extra]).delete()
+    return Drift(
+        cells=len(wrong) + len(extra),
+        answers=sum(abs(n - stored.get(cell, (None, 0))[1]) for cell, n in wrong.items())
+        + sum(extra.values()),
+    )
