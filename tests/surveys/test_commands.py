@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from surveys.models import Answer, Customer, Invitation, Response, Survey
+from surveys.models import Customer, Invitation, Survey
 from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
 
 pytestmark = pytest.mark.django_db
@@ -110,29 +110,6 @@ def test_invite_refuses_bad_input(survey, email, message):
     with pytest.raises(CommandError, match=message):
         call_command("invite", "--survey", slug, "--email", email)
     assert not Invitation.objects.exists()
-
-
-def test_seed_demo_loads_live_surveys_with_answers_once():
-    lines = _run("seed_demo", "--responses", "300", "--customers", "20")
-
-    assert Survey.objects.filter(status=Survey.Status.LIVE).count() == 5
-    assert Response.objects.count() == 300
-    assert Response.objects.filter(processed_at__isnull=True).count() == 300
-    assert set(Survey.objects.values_list("kind", flat=True)) == {"nps", "csat", "ces", "loyalty"}
-    # Every response answers its survey's required questions, on their scales.
-    required = Answer.objects.filter(question__required=True)
-    assert required.count() == sum(
-        r.survey.questions.filter(required=True).count()
-        for r in Response.objects.select_related("survey")
-    )
-    first = Survey.objects.order_by("created_at").first()
-    assert first is not None
-    assert lines[-1] == f"Demo survey: http://localhost:8000/s/{first.slug}/"
-
-    again = _run("seed_demo", "--responses", "300")
-    assert Response.objects.count() == 300
-    assert "not loaded" in again[0]
-    assert again[-1] == f"A live survey: http://localhost:8000/s/{first.slug}/"
 
 
 def test_create_staff_login_prints_a_password_once():

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from metrics.rollups import recompute_rollups
 from surveys.models import Answer, Customer, Question, Response, Survey
 from surveys.services import create_survey
 
@@ -35,7 +36,10 @@ COMMENTS = {
 
 
 class Command(BaseCommand):
-    help = "Load demo surveys, customers and a year of responses (skipped when surveys exist)."
+    help = (
+        "Load demo surveys, customers and a year of responses with their scores "
+        "(skipped when surveys exist)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--responses", type=int, default=2000)
@@ -68,6 +72,8 @@ class Command(BaseCommand):
                 for template, name, language in DEMO_SURVEYS
             ]
             count = self._responses(rng, surveys, customers, options["responses"])
+            for survey in surveys:
+                recompute_rollups(survey=survey)
         first = surveys[0]
         self.stdout.write(f"Loaded {len(surveys)} live surveys and {count} responses.")
         self.stdout.write(f"Demo survey: {first.public_url}")
@@ -107,6 +113,7 @@ class Command(BaseCommand):
                         touchpoint=rng.choice(TOUCHPOINTS),
                         channel=rng.choice(CHANNELS),
                         metadata={"ref": customer.ref},
+                        processed_at=now,
                     )
                 )
             Response.objects.bulk_create(responses, batch_size=BATCH)

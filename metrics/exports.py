@@ -1,0 +1,175 @@
+"""Staff exports of a survey's responses, with every answer and its metadata, as CSV or XLSX.
+
+Both formats come from `export_rows`, which reads the responses in chunks, so an export
+takes the same memory and a handful of queries however many responses there are.
+Respondents control comments, metadata, touchpoint and channel, so every text cell is
+neutralised against spreadsheet formula injection (`neutralise`) before either format
+writes it.
+"""
+
+import csv
+import json
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import tzinfo
+from itertools import chain
+from typing import overload
+
+from django.db.models import Prefetch
+from django.http import FileResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+
+from metrics.periods import Period
+from surveys.models import Answer, Question, Response, Survey
+
+CHUNK_SIZE = 2000
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The first characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+BOM = "\ufeff"
+
+
+@overload
+def neutralise(value: str) -> str: ...
+@overload
+def neutralise(value: object) -> object: ...
+def neutralise(value: object) -> object:
+    """A text cell that a spreadsheet would read as a formula, made plain text with a `'`."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def export_rows(survey: Survey, period: Period) -> Iterator[list[object]]:
+    """The header, then one row per response of `survey` submitted (local date) in `period`.
+
+    The header's language, the time zone and the questions are taken now, from the request
+    that asks for the export; the responses are read as the rows are consumed.
+    """
+    zone = timezone.get_current_timezone()
+    # all(), so that questions the caller prefetched are not read again.
+    questions = sorted(survey.questions.all(), key=lambda question: question.position)
+    header: list[object] = [
+        _("Response"),
+        _("Submitted at"),
+        _("Language"),
+        _("Touchpoint"),
+        _("Channel"),
+        _("Customer reference"),
+        _("Customer email"),
+        _("Customer segment"),
+        *(question.text_en for question in questions),
+        _("Metadata"),
+    ]
+    return chain([[neutralise(cell) for cell in header]], _rows(survey, period, questions, zone))
+
+
+def _rows(
+    survey: Survey, period: Period, questions: list[Question], zone: tzinfo
+) -> Iterator[list[object]]:
+    # A datetime range rather than a date lookup, so the (survey, submitted_at) index is used.
+    since, until = period.bounds()
+    responses = (
+        Response.objects.filter(survey=survey, submitted_at__gte=since, submitted_at__lt=until)
+        .select_related("customer")
+        .prefetch_related(
+            Prefetch(
+                "answers",
+                queryset=Answer.objects.only("response_id", "question_id", "value", "text"),
+            )
+        )
+        .order_by("submitted_at", "pk")
+    )
+    for response in responses.iterator(chunk_size=CHUNK_SIZE):
+        answers = {answer.question_id: answer for answer in response.answers.all()}
+        customer = response.customer
+        row: list[object] = [
+            response.pk,
+            timezone.localtime(response.submitted_at, zone).isoformat(timespec="seconds"),
+            response.language,
+            response.touchpoint,
+            response.channel,
+            customer.ref if customer else "",
+            customer.email if customer else "",
+            customer.segment if customer else "",
+            *(_cell(answers.get(question.pk)) for question in questions),
+            json.dumps(
+                response.metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ),
+        ]
+        yield [neutralise(cell) for cell in row]
+
+
+def _cell(answer: Answer | None) -> int | str:
+    if answer is None:
+        return ""
+    return answer.value if answer.value is not None else answer.text
+
+
+def filename(survey: Survey, period: Period, extension: str) -> str:
+    """E.g. `customer-nps-2025-01-01-2025-03-31.csv`."""
+    name = slugify(survey.name) or "survey"
+    return f"{name}-{period.start.isoformat()}-{period.end.isoformat()}.{extension}"
+
+
+class _Echo:
+    """A pseudo-buffer: the csv writer's `write` hands back the line instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_response(survey: Survey, period: Period) -> StreamingHttpResponse:
+    """The export as CSV, streamed; UTF-8 with a BOM so that Excel reads accents."""
+    writer = csv.writer(_Echo())
+    rows = export_rows(survey, period)
+    lines: Iterable[str] = chain([BOM], (writer.writerow(row) for row in rows))
+    response = StreamingHttpResponse(lines, content_type=CSV_CONTENT_TYPE)
+    response["Content-Disposition"] = _attachment(filename(survey, period, "csv"))
+    return response
+
+
+def _attachment(name: str) -> str:
+    # `name` is a slug and ISO dates: nothing to quote or encode.
+    return f'attachment; filename="{name}"'
+
+
+def xlsx_response(survey: Survey, period: Period) -> FileResponse:
+    """The export as an XLSX workbook, built in a temporary file (deleted once sent)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=_("Responses")[:31])
+    for row in export_rows(survey, period):
+        sheet.append([_xlsx_cell(sheet, value) for value in row])
+    file = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 (FileResponse closes it)
+    try:
+        workbook.save(file)
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return FileResponse(
+        file,
+        as_attachment=True,
+        filename=filename(survey, period, "xlsx"),
+        content_type=XLSX_CONTENT_TYPE,
+    )
+
+
+def _xlsx_cell(sheet: object, value: object) -> object:
+    """A value openpyxl stores as it is: text stays text, numbers stay numbers."""
+    if not isinstance(value, str):
+        return value
+    # Control characters are not allowed in a workbook; the replacement character is not a
+    # formula trigger, so a neutralised value stays neutralised.
+    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    if value in ERROR_CODES:  # e.g. a comment "#N/A", which openpyxl would store as an error
+        cell = WriteOnlyCell(sheet, value)
+        cell.data_type = "s"
+        return cell
+    return value

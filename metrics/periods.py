@@ -1,0 +1,76 @@
+"""The date range a dashboard or export covers, read from `?from=...&to=...`."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+DEFAULT_DAYS = 90
+MAX_DAYS = 5 * 366
+# Up to this many days the trend is drawn per week, beyond it per month.
+WEEKLY_UP_TO = 180
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+    @classmethod
+    def last(cls, days: int, today: date | None = None) -> "Period":
+        end = today or timezone.localdate()
+        return cls(start=end - timedelta(days=days - 1), end=end)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def bucket(self) -> str:
+        return "week" if self.days <= WEEKLY_UP_TO else "month"
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """From local midnight at the start to local midnight after the end."""
+        zone = timezone.get_current_timezone()
+        return (
+            datetime.combine(self.start, time.min, tzinfo=zone),
+            datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=zone),
+        )
+
+    def previous(self) -> "Period":
+        """The period of the same length just before this one."""
+        return Period(
+            start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1)
+        )
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        end = cleaned.get("end") or timezone.localdate()
+        start = cleaned.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+        if start > end:
+            raise forms.ValidationError(_("The start date must not be after the end date."))
+        if (end - start).days >= MAX_DAYS:
+            raise forms.ValidationError(
+                _("Choose a range of at most %(years)d years."), params={"years": MAX_DAYS // 366}
+            )
+        cleaned["period"] = Period(start=start, end=end)
+        return cleaned
+
+    @property
+    def period(self) -> Period:
+        """The chosen period; the last 90 days when the choice is not valid."""
+        if self.is_valid():
+            return self.cleaned_data["period"]
+        return Period.last(DEFAULT_DAYS)

@@ -1,0 +1,66 @@
+"""Which score heads each kind of survey, and which answers count as unhappy.
+
+Pure: counts in, scores out. The formulas themselves live in metrics/scoring.py.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from metrics import scoring
+from metrics.scoring import Groups, Score
+
+Counts = Mapping[int, int]
+
+# The question whose answer decides whether a respondent is unhappy, per survey kind.
+KEY_ROLE = {"nps": "nps", "csat": "csat", "ces": "ces", "loyalty": "recommend"}
+
+
+@dataclass(frozen=True)
+class Headline:
+    score: Score
+    band: str | None
+    groups: Groups | None
+    # How the value reads: "nps" (-100..100), "percent", "mean7" or "mean10".
+    unit: str
+
+
+def headline(kind: str, counts: Mapping[str, Counts], yes_no: bool = False) -> Headline:
+    """The survey's headline score from its answer counts per question role."""
+    key = counts.get(KEY_ROLE[kind], {})
+    if kind == "nps":
+        score = scoring.nps(key)
+        return Headline(score, scoring.nps_band(score.value), scoring.nps_groups(key), "nps")
+    if kind == "csat":
+        score = scoring.csat(key, yes_no=yes_no)
+        return Headline(score, None, scoring.csat_groups(key, yes_no=yes_no), "percent")
+    if kind == "ces":
+        score = scoring.ces_mean(key)
+        return Headline(score, scoring.ces_band(score.value), scoring.ces_groups(key), "mean7")
+    score = scoring.loyalty_ratio(
+        counts.get("purchase", {}), counts.get("upsell", {}), counts.get("recommend", {})
+    )
+    return Headline(score, None, None, "mean10")
+
+
+def unhappy_values(kind: str, yes_no: bool = False) -> range:
+    """Answers to the key question that make a respondent unhappy (DESIGN, follow-up rules)."""
+    if kind == "csat":
+        return range(0, 1) if yes_no else range(1, 3)
+    if kind == "ces":
+        return range(1, 4)
+    return range(0, 7)  # NPS 0-6, and "recommend" 0-6 for the loyalty ratio
+
+
+def tone(kind: str, value: int, yes_no: bool = False) -> str:
+    """How an answer to the key question reads: "good", "neutral" or "bad"."""
+    if value in unhappy_values(kind, yes_no):
+        return "bad"
+    happy = {"csat": range(1, 2) if yes_no else range(4, 6), "ces": range(5, 8)}
+    return "good" if value in happy.get(kind, range(9, 11)) else "neutral"
+
+
+def change(current: Score, previous: Score) -> float | None:
+    """How far the score moved since the previous period; None when either has no answers."""
+    if current.value is None or previous.value is None:
+        return None
+    return current.value - previous.value

@@ -1,0 +1,60 @@
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
+
+from metrics import dashboard, exports
+from metrics.access import dashboard_view
+from metrics.periods import PeriodForm
+from surveys.models import Survey
+
+
+def _survey(pk: int) -> Survey:
+    return get_object_or_404(Survey.objects.prefetch_related("questions"), pk=pk)
+
+
+@require_safe
+@dashboard_view
+def overview(request: HttpRequest) -> HttpResponse:
+    form = PeriodForm(request.GET or None)
+    live = Survey.objects.filter(status=Survey.Status.LIVE).prefetch_related("questions")
+    cards = dashboard.cards(live.order_by("name"), form.period)
+    return render(
+        request, "metrics/overview.html", {"form": form, "period": form.period, "cards": cards}
+    )
+
+
+@require_safe
+@dashboard_view
+def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
+    survey = _survey(pk)
+    form = PeriodForm(request.GET or None)
+    only_unhappy = request.GET.get("comments") == "unhappy"
+    report = dashboard.report(survey, form.period, only_unhappy=only_unhappy)
+    context = {
+        "survey": survey,
+        "form": form,
+        "period": form.period,
+        "report": report,
+        "only_unhappy": only_unhappy,
+    }
+    return render(request, "metrics/survey.html", context)
+
+
+@require_safe
+@dashboard_view
+def survey_scores(request: HttpRequest, pk: int) -> JsonResponse:
+    survey = _survey(pk)
+    form = PeriodForm(request.GET or None)
+    card = dashboard.cards([survey], form.period)[0]
+    return JsonResponse(dashboard.as_json(survey, card.now, form.period))
+
+
+@require_safe
+@dashboard_view
+def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase:
+    survey = _survey(pk)
+    period = PeriodForm(request.GET or None).period
+    if fmt == "xlsx":
+        return exports.xlsx_response(survey, period)
+    return exports.csv_response(survey, period)
