@@ -1,4 +1,4 @@
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
@@ -54,7 +54,10 @@ def survey_scores(request: HttpRequest, pk: int) -> JsonResponse:
 @dashboard_view
 def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase:
     survey = _survey(pk)
-    period = PeriodForm(request.GET or None).period
+    form = PeriodForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return HttpResponseBadRequest(problems, content_type="text/plain; charset=utf-8")
     if fmt == "xlsx":
-        return exports.xlsx_response(survey, period)
-    return exports.csv_response(survey, period)
+        return exports.xlsx_response(survey, form.period)
+    return exports.csv_response(survey, form.period)

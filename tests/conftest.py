@@ -44,3 +44,31 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield app
     app.conf.task_always_eager = False
+
+
+def _person(username, group=None, **flags):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username, f"{username}@example.com", "pw", **flags)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def manager(db):
+    from metrics.access import MANAGERS
+
+    return _person("manager", MANAGERS, is_staff=True)
+
+
+@pytest.fixture
+def agent(db):
+    from metrics.access import AGENTS
+
+    return _person("agent", AGENTS)
+
+
+@pytest.fixture
+def outsider(db):
+    return _person("outsider")

@@ -17,14 +17,20 @@ BANDS = {
 DECIMALS = {"nps": 0, "percent": 0, "mean7": 1, "mean10": 1}
 
 
+def _number(value: float, unit: str) -> str:
+    # number_format cuts off decimals; round first. Adding 0.0 turns -0.0 into 0.0.
+    places = DECIMALS[unit]
+    return number_format(round(value, places) + 0.0, places)
+
+
 @register.filter
 def score(headline: Headline) -> str:
     """The headline value as people read it: "+32", "81%", "5.6"; a dash when unknown."""
     value = headline.score.value
     if value is None:
         return "\u2013"  # an en dash: no score
-    text = number_format(value, DECIMALS[headline.unit])
-    if headline.unit == "nps" and value > 0:
+    text = _number(value, headline.unit)
+    if headline.unit == "nps" and text.lstrip("0.,") and value > 0:
         return f"+{text}"
     return f"{text}%" if headline.unit == "percent" else text
 
@@ -33,7 +39,7 @@ def score(headline: Headline) -> str:
 def margin(headline: Headline) -> str:
     if headline.score.margin is None:
         return ""
-    return "± " + number_format(headline.score.margin, DECIMALS[headline.unit])
+    return "± " + _number(headline.score.margin, headline.unit)
 
 
 @register.filter
@@ -46,7 +52,7 @@ def points(change: float | None, headline: Headline) -> str:
     """A change between periods with its sign, in the headline's units."""
     if change is None:
         return ""
-    text = number_format(abs(change), DECIMALS[headline.unit])
+    text = _number(abs(change), headline.unit)
     return ("+" if change >= 0 else "\u2212") + text  # a true minus sign
 
 

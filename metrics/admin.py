@@ -1,0 +1,75 @@
+"""The survey admin, extended with what metrics adds: scores, recompute and exports."""
+
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.db.models import Min, QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from metrics.periods import MAX_DAYS, Period
+from metrics.rollups import recompute_rollups
+from surveys.admin import SurveyAdmin
+from surveys.models import Survey
+
+admin.site.unregister(Survey)
+
+
+@admin.register(Survey)
+class SurveyWithScoresAdmin(SurveyAdmin):
+    actions = [*SurveyAdmin.actions, "recompute_scores", "export_csv", "export_xlsx"]
+    readonly_fields = [*SurveyAdmin.readonly_fields, "scores"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Survey | None = None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        (name, options), *rest = fieldsets
+        return [(name, {**options, "fields": [*options["fields"], "scores"]}), *rest]
+
+    @admin.display(description=_("scores"))
+    def scores(self, obj: Survey) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("metrics:survey", args=[obj.pk]), _("Open the dashboard")
+        )
+
+    @admin.action(description=_("Recompute the scores of the selected surveys"))
+    def recompute_scores(self, request: HttpRequest, queryset: QuerySet[Survey]) -> None:
+        for survey in queryset:
+            drift = recompute_rollups(survey=survey)
+            if drift:
+                self.message_user(
+                    request,
+                    _("%(survey)s: corrected %(cells)d counts (%(answers)d answers off).")
+                    % {"survey": survey, "cells": drift.cells, "answers": drift.answers},
+                    messages.WARNING,
+                )
+            else:
+                self.message_user(
+                    request, _("%(survey)s: the scores were right.") % {"survey": survey}
+                )
+
+    @admin.action(description=_("Export the responses of one survey (CSV)"))
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Survey]):
+        return self._export(request, queryset, "metrics:export_csv")
+
+    @admin.action(description=_("Export the responses of one survey (Excel)"))
+    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Survey]):
+        return self._export(request, queryset, "metrics:export_xlsx")
+
+    def _export(
+        self, request: HttpRequest, queryset: QuerySet[Survey], url_name: str
+    ) -> HttpResponseRedirect | None:
+        if queryset.count() != 1:
+            self.message_user(request, _("Choose exactly one survey to export."), messages.ERROR)
+            return None
+        survey = queryset.get()
+        first = survey.responses.aggregate(first=Min("submitted_at"))["first"]
+        longest = Period.last(MAX_DAYS)
+        start = max(timezone.localdate(first), longest.start) if first else longest.end
+        query = urlencode({"start": start.isoformat(), "end": longest.end.isoformat()})
+        return redirect(f"{reverse(url_name, args=[survey.pk])}?{query}")
