@@ -15,6 +15,10 @@ for path in sorted(HERE.glob("*/LC_MESSAGES/django.po")):
     catalogue.metadata_is_fuzzy = False
     if path.parts[-3] == "en":
         for entry in catalogue:
+            # makemessages guesses from similar strings; English needs no guess.
+            if "fuzzy" in entry.flags:
+                entry.flags.remove("fuzzy")
+                entry.previous_msgid = entry.previous_msgid_plural = None
             if entry.msgid_plural:
                 entry.msgstr_plural = {0: entry.msgid, 1: entry.msgid_plural}
             else:

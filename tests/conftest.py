@@ -14,6 +14,18 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def _redis_answers() -> bool:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return False
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
 def _require(available: bool, reason: str) -> None:
     if available:
         return
@@ -26,6 +38,8 @@ def _require(available: bool, reason: str) -> None:
 def _required_services(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("postgres"):
         _require(connection.vendor == "postgresql", "needs PostgreSQL: set DATABASE_URL")
+    if request.node.get_closest_marker("redis"):
+        _require(_redis_answers(), "needs Redis: set REDIS_URL to a running server")
     if request.node.get_closest_marker("browser"):
         _require(Path(CHROMIUM).exists(), "needs Debian's chromium at /usr/bin/chromium")
         _require(AXE.exists(), "needs axe-core: run npm ci")
@@ -72,3 +86,46 @@ def agent(db):
 @pytest.fixture
 def outsider(db):
     return _person("outsider")
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker process on Redis, using this test run's database."""
+    import subprocess
+    import sys
+    import time
+
+    import redis
+
+    from loyaltysite.celery import app
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    db = connection.settings_dict
+    database_url = (
+        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "loyaltysite",
+            "worker",
+            "--pool=solo",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=os.environ | {"DATABASE_URL": database_url},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            assert worker.poll() is None, "the Celery worker exited"
+            assert time.monotonic() < deadline, "the Celery worker did not start"
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

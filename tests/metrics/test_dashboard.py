@@ -118,9 +118,7 @@ def test_large_survey_page_shows_the_split_breakdowns_and_margin(client, manager
     assert "<svg" in html and "Show as a table" in html
 
 
-def test_comments_are_shown_as_text_and_can_be_limited_to_unhappy_customers(
-    client, manager, nps
-):
+def test_comments_are_shown_as_text_and_can_be_limited_to_unhappy_customers(client, manager, nps):
     _answer(nps, 2, "<script>alert('x')</script> slow")
     _answer(nps, 10, "<b>great</b>")
     client.force_login(manager)
@@ -142,7 +140,9 @@ def test_period_filter_and_a_bad_period(client, manager, nps):
     url = reverse("metrics:survey", args=[nps.pk])
     today = timezone.localdate()
 
-    old = client.get(url, {"start": today - timedelta(days=365), "end": today - timedelta(days=100)})
+    old = client.get(
+        url, {"start": today - timedelta(days=365), "end": today - timedelta(days=100)}
+    )
     html = old.content.decode()
     assert "old" in html and "recent" not in html
     assert "Score per month" in html
@@ -166,14 +166,14 @@ def test_scores_json_for_staff(client, agent, nps):
 
 
 def test_export_from_the_dashboard_respects_the_period(client, manager, nps):
-    _answer(nps, 10, "=HYPERLINK(\"x\")")
+    _answer(nps, 10, '=HYPERLINK("x")')
     _answer(nps, 4, "too old", days_ago=200)
     client.force_login(manager)
 
     page = client.get(reverse("metrics:export_csv", args=[nps.pk]))
 
     content = b"".join(page.streaming_content).decode("utf-8-sig")
-    assert "'=HYPERLINK(\"\"x\"\")" in content
+    assert '\'=HYPERLINK(""x"")' in content
     assert "too old" not in content
     xlsx = client.get(reverse("metrics:export_xlsx", args=[nps.pk]))
     assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
@@ -193,7 +193,9 @@ def test_dashboard_pages_run_a_fixed_number_of_queries(
     for template in ("csat", "ces", "loyalty", "csat-yes-no"):
         SurveyFactory(template=template)
     for i in range(30):
-        _answer(small, i % 11, f"comment {i}", days_ago=i, touchpoint=f"t{i % 5}", channel=f"c{i % 3}")
+        _answer(
+            small, i % 11, f"comment {i}", days_ago=i, touchpoint=f"t{i % 5}", channel=f"c{i % 3}"
+        )
     with django_assert_max_num_queries(len(small_run.captured_queries)):
         client.get(reverse(name, args=args))
 
