@@ -7,30 +7,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import connections
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from surveys.models import Answer, Response, Survey
-from tests.conftest import AXE, CHROMIUM
+from tests.e2e.conftest import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,
     "has_touch": True,
     "device_scale_factor": 3,
 }
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 QUESTION_NL = "Hoe waarschijnlijk is het dat u Acme zou aanbevelen aan een vriend of collega?"
 QUESTION_EN = "How likely is it that you would recommend Acme to a friend or colleague?"
 COMMENT_NL = "Wat is de belangrijkste reden voor uw score?"
@@ -42,23 +31,6 @@ SCREENSHOTS = Path("/tmp")  # noqa: S108
 def survey(nps_survey: Survey) -> Survey:
     """A live NPS survey in Dutch for Acme (tests/conftest.py, via SurveyFactory)."""
     return nps_survey
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    # Playwright's sync API runs an asyncio event loop in this thread, so Django takes the
-    # test's ORM calls for calls from async code and raises SynchronousOnlyOperation. They
-    # are not: the browser only talks to the live server's own thread.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-        # The same reason gives the test its own database connection, which Django's
-        # teardown does not see: close it, or dropping the test database fails.
-        connections.close_all()
 
 
 @pytest.fixture
@@ -97,30 +69,6 @@ def _tab_to(page: Page, target: Locator, max_presses: int = 10) -> None:
         if target.evaluate("el => el === document.activeElement"):
             return
     raise AssertionError(f"{target} not reached with {max_presses} presses of Tab")
-
-
-def _assert_accessible(page: Page, what: str) -> None:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        """async (tags) => {
-            const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
-            return {
-                passes: r.passes.length,
-                violations: r.violations.map(v => ({
-                    id: v.id, impact: v.impact, help: v.help,
-                    nodes: v.nodes.map(n => ({html: n.html, why: n.failureSummary})),
-                })),
-            };
-        }""",
-        AXE_TAGS,
-    )
-    assert result["passes"] > 0, f"axe checked nothing on the {what}"
-    report = "\n".join(
-        f"- {v['id']} ({v['impact']}): {v['help']}\n"
-        + "\n".join(f"    {n['html']}\n      {n['why']}" for n in v["nodes"])
-        for v in result["violations"]
-    )
-    assert not result["violations"], f"axe found violations on the {what}:\n{report}"
 
 
 def test_tapping_a_score_and_sending_saves_the_response(page, live_server, survey):
@@ -187,7 +135,7 @@ def test_switching_to_english_shows_and_sends_the_english_form(page, live_server
 def test_form_error_and_thanks_pages_have_no_axe_violations(page, live_server, survey):
     _open(page, live_server, survey)
     expect(page.get_by_role("group", name=QUESTION_NL)).to_be_visible()
-    _assert_accessible(page, "form page")
+    assert_accessible(page, "form page")
 
     page.get_by_role("button", name="Verstuur").tap()
     expect(page.get_by_role("alert")).to_contain_text(
@@ -195,9 +143,9 @@ def test_form_error_and_thanks_pages_have_no_axe_violations(page, live_server, s
     )
     expect(page.get_by_text("Kies een antwoord.")).to_be_visible()
     assert not Response.objects.exists()
-    _assert_accessible(page, "form page with a validation error")
+    assert_accessible(page, "form page with a validation error")
 
     _label(page, 10).tap()
     page.get_by_role("button", name="Verstuur").tap()
     expect(page.get_by_role("heading", name="Bedankt!")).to_be_visible()
-    _assert_accessible(page, "thank-you page")
+    assert_accessible(page, "thank-you page")
