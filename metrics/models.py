@@ -1,7 +1,15 @@
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from surveys.models import Question, Survey
+from surveys.models import Question, Response, Survey
+
+
+def new_secret() -> str:
+    return secrets.token_hex(32)
 
 
 class ScoreRollup(models.Model):
@@ -44,3 +52,235 @@ class ScoreRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.dimension}={self.member} {self.value}: {self.count}"
+
+
+class FollowUpRule(models.Model):
+    """What follows an answer: which answers open a case, and whether promoters are thanked.
+
+    Surveys without a rule use the defaults of metrics.scores.default_threshold.
+    """
+
+    survey = models.OneToOneField(
+        Survey, on_delete=models.CASCADE, related_name="followup_rule", verbose_name=_("survey")
+    )
+    enabled = models.BooleanField(_("open follow-up cases"), default=True)
+    threshold = models.PositiveSmallIntegerField(
+        _("highest unhappy answer"),
+        help_text=_(
+            "An answer to the key question at or below this opens a case "
+            "(NPS 6, CSAT 2 or 'no', CES 3, recommend 6 by default)."
+        ),
+    )
+    thank_promoters = models.BooleanField(
+        _("thank promoters"),
+        default=False,
+        help_text=_("Email customers who answer 9 or 10 a thank-you that invites a review."),
+    )
+    review_url = models.URLField(_("review link"), blank=True)
+
+    class Meta:
+        verbose_name = _("follow-up rule")
+        verbose_name_plural = _("follow-up rules")
+
+    def __str__(self) -> str:
+        return f"≤ {self.threshold}"
+
+    def clean(self) -> None:
+        if self.thank_promoters and not self.review_url:
+            raise ValidationError({"review_url": _("Thanking promoters needs a review link.")})
+
+
+class FollowUp(models.Model):
+    """An unhappy customer's case, due within the survey's follow-up window."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        IN_PROGRESS = "in_progress", _("In progress")
+        CONTACTED = "contacted", _("Contacted")
+        RESOLVED = "resolved", _("Resolved")
+
+    class Reason(models.TextChoices):
+        DETRACTOR = "detractor", _("Detractor (NPS)")
+        DISSATISFIED = "dissatisfied", _("Dissatisfied (CSAT)")
+        HIGH_EFFORT = "high_effort", _("High effort (CES)")
+        NOT_RECOMMENDING = "not_recommending", _("Would not recommend")
+
+    response = models.OneToOneField(
+        Response, on_delete=models.CASCADE, related_name="followup", verbose_name=_("response")
+    )
+    survey = models.ForeignKey(
+        Survey, on_delete=models.CASCADE, related_name="followups", verbose_name=_("survey")
+    )
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    score = models.SmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.NEW
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="followups",
+        verbose_name=_("assignee"),
+    )
+    created_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+    due_at = models.DateTimeField(_("due at"))
+    first_contact_at = models.DateTimeField(_("first contact at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolution = models.TextField(_("resolution"), blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        ordering = ["due_at"]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["assignee", "status"]),
+            models.Index(fields=["survey", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_reason_display()} ({self.score})"
+
+
+class FollowUpNote(models.Model):
+    """One thing that happened to a case: who did what, when."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", _("Opened")
+        ASSIGNED = "assigned", _("Assigned")
+        STARTED = "started", _("Started")
+        PHONE = "phone", _("Phone call")
+        EMAIL = "email", _("Email")
+        NOTE = "note", _("Note")
+        REPLY = "reply", _("Reply sent")
+        ESCALATED = "escalated", _("Escalated")
+        REMINDED = "reminded", _("Reminder sent")
+        RESOLVED = "resolved", _("Resolved")
+
+    followup = models.ForeignKey(
+        FollowUp, on_delete=models.CASCADE, related_name="notes", verbose_name=_("follow-up")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("by"),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    text = models.TextField(_("text"), blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("follow-up note")
+        verbose_name_plural = _("follow-up notes")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.text[:50]}"
+
+
+class AlertChannel(models.Model):
+    """Where news of cases goes: email addresses, a Slack incoming webhook or a webhook."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SLACK = "slack", _("Slack incoming webhook")
+        WEBHOOK = "webhook", _("Webhook (JSON, signed)")
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    target = models.CharField(
+        _("addresses or URL"),
+        max_length=500,
+        help_text=_("Email addresses separated by commas, or the webhook's https:// URL."),
+    )
+    secret = models.CharField(
+        _("signing secret"),
+        max_length=64,
+        default=new_secret,
+        help_text=_("Webhooks: the key of the X-Signature HMAC-SHA256 header."),
+    )
+    surveys = models.ManyToManyField(
+        Survey,
+        blank=True,
+        related_name="alert_channels",
+        verbose_name=_("surveys"),
+        help_text=_("Leave empty for every survey."),
+    )
+    on_new_case = models.BooleanField(_("new cases"), default=True)
+    on_escalation = models.BooleanField(
+        _("escalations"),
+        default=True,
+        help_text=_("The survey's escalation contacts: told once when a case is overdue."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("alert channel")
+        verbose_name_plural = _("alert channels")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Notification(models.Model):
+    """A message, written down before it is sent, with how its delivery went."""
+
+    class Kind(models.TextChoices):
+        NEW_CASE = "new_case", _("New case")
+        ESCALATION = "escalation", _("Escalation")
+        REMINDER = "reminder", _("Reminder")
+        DIGEST = "digest", _("Daily digest")
+        REPLY = "reply", _("Reply to the customer")
+        THANK_YOU = "thank_you", _("Thank-you to a promoter")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    channel = models.ForeignKey(
+        AlertChannel,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("channel"),
+    )
+    followup = models.ForeignKey(
+        FollowUp,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("follow-up"),
+    )
+    # For a message without a channel: the email address it goes to.
+    recipient = models.EmailField(_("recipient"), blank=True)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text"), blank=True)
+    language = models.CharField(_("language"), max_length=2, default="en")
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.channel or self.recipient}"
