@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Min, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from metrics.models import AlertChannel, FollowUp, FollowUpNote, FollowUpRule, Notification
 from metrics.periods import MAX_DAYS, Period
 from metrics.rollups import recompute_rollups
 from surveys.admin import SurveyAdmin
@@ -19,9 +21,19 @@ from surveys.models import Survey
 admin.site.unregister(Survey)
 
 
+class FollowUpRuleInline(admin.StackedInline):
+    model = FollowUpRule
+    can_delete = False
+    extra = 1
+    max_num = 1
+    verbose_name_plural = _("follow-up rule (without one: the defaults)")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
 @admin.register(Survey)
 class SurveyWithScoresAdmin(SurveyAdmin):
     actions = [*SurveyAdmin.actions, "recompute_scores", "export_csv", "export_xlsx"]
+    inlines = [*SurveyAdmin.inlines, FollowUpRuleInline]
     readonly_fields = [*SurveyAdmin.readonly_fields, "scores"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Survey | None = None):
@@ -73,3 +85,48 @@ class SurveyWithScoresAdmin(SurveyAdmin):
         start = max(timezone.localdate(first), longest.start) if first else longest.end
         query = urlencode({"start": start.isoformat(), "end": longest.end.isoformat()})
         return redirect(f"{reverse(url_name, args=[survey.pk])}?{query}")
+
+
+@admin.register(AlertChannel)
+class AlertChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "target", "on_new_case", "on_escalation", "enabled"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name", "target"]
+    filter_horizontal = ["surveys"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The log of what happened: written by the application, only read here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "channel", "recipient", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind", "channel"]
+    search_fields = ["recipient", "subject", "last_error"]
+    list_select_related = ["channel"]
+
+
+class NoteInline(admin.TabularInline):
+    model = FollowUpNote
+    extra = 0
+    fields = readonly_fields = ("created_at", "author", "kind", "text")
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "survey", "status", "assignee", "due_at", "escalated_at"]
+    list_filter = ["status", "reason", "survey"]
+    list_select_related = ["survey", "assignee"]
+    search_fields = ["comment", "response__customer__email", "response__customer__name"]
+    inlines = [NoteInline]

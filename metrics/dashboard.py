@@ -10,9 +10,10 @@ from django.db.models.functions import Trunc
 from django.utils.formats import date_format
 
 from metrics.charts import BarChart, LineChart, bar_chart, line_chart
+from metrics.followups import rule_for
 from metrics.models import ScoreRollup
 from metrics.periods import Period
-from metrics.scores import KEY_ROLE, Headline, change, headline, tone, unhappy_values
+from metrics.scores import KEY_ROLE, Headline, change, headline, tone
 from metrics.scoring import is_small_sample
 from surveys.models import Answer, Question, Survey
 
@@ -175,7 +176,7 @@ def comments(
         .order_by("-response__submitted_at", "-pk")
     )
     if only_unhappy:
-        found = found.filter(score__in=unhappy_values(survey.kind, _is_yes_no(survey)))
+        found = found.filter(score__lte=rule_for(survey, _is_yes_no(survey)).threshold)
     return found[:limit]
 
 

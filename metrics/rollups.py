@@ -1,16 +1,15 @@
-"""Keeping ScoreRollup counts: incrementally per response, and rebuilt from raw answers."""
+"""ScoreRollup counts: added to per processed response, and rebuilt from raw answers."""
 
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Value
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, TruncDate
-from django.utils import timezone
 
 from metrics.models import ScoreRollup
 from surveys.models import Answer, Response, Survey
@@ -22,7 +21,7 @@ Dimension = ScoreRollup.Dimension
 Cell = tuple[int, int, date, str, str, int]
 
 # Where each dimension's member comes from, as a database expression over an answer;
-# `_members` below says the same for one response in Python.
+# `members` says the same for one response in Python.
 MEMBER_EXPRESSIONS: dict[str, Combinable] = {
     Dimension.ALL: Value(""),
     Dimension.SEGMENT: Coalesce(F("response__customer__segment"), Value("")),
@@ -30,58 +29,8 @@ MEMBER_EXPRESSIONS: dict[str, Combinable] = {
     Dimension.CHANNEL: F("response__channel"),
 }
 
-# A response left unprocessed this long is taken to have missed the broker.
-SWEEP_AFTER = timedelta(seconds=60)
 
-
-def _members(response: Response) -> dict[str, str]:
-    return {
-        Dimension.ALL: "",
-        Dimension.SEGMENT: response.customer.segment if response.customer else "",
-        Dimension.TOUCHPOINT: response.touchpoint,
-        Dimension.CHANNEL: response.channel,
-    }
-
-
-@transaction.atomic
-def process_response(*, response_id: int) -> bool:
-    """Add one response's answers to the rollups, exactly once.
-
-    The claim (processed_at from NULL to now) and the increments commit together: a
-    retry after a failure starts afresh, and a second worker finds nothing to claim.
-    """
-    claimed = Response.objects.filter(pk=response_id, processed_at__isnull=True).update(
-        processed_at=timezone.now()
-    )
-    if claimed != 1:
-        return False
-    response = Response.objects.select_related("customer").get(pk=response_id)
-    day = timezone.localdate(response.submitted_at)
-    answers = response.answers.filter(value__isnull=False).values_list("question_id", "value")
-    members = _members(response)
-    _add(
-        Counter(
-            (response.survey_id, question_id, day, dimension, member, value)
-            for question_id, value in answers
-            if value is not None
-            for dimension, member in members.items()
-        )
-    )
-    return True
-
-
-def process_stale_responses(*, limit: int = 1000) -> int:
-    """Process responses whose task never came (a broker outage); returns how many."""
-    cutoff = timezone.now() - SWEEP_AFTER
-    stale = Response.objects.filter(processed_at__isnull=True, submitted_at__lt=cutoff)
-    ids = list(stale.order_by("submitted_at").values_list("pk", flat=True)[:limit])
-    processed = sum(process_response(response_id=pk) for pk in ids)
-    if processed:
-        logger.warning("Swept %d responses that were not processed in time.", processed)
-    return processed
-
-
-def _add(cells: Counter[Cell]) -> None:
+def add(cells: Counter[Cell]) -> None:
     """Add to the counts: an atomic upsert, never read-modify-write."""
     _upsert(cells, "{table}.count + EXCLUDED.count")
 
@@ -101,6 +50,15 @@ def _upsert(cells: Mapping[Cell, int], new_count: str, batch: int = 5000) -> Non
                 f"DO UPDATE SET count = {new_count.format(table=table)}",
                 [field for row in chunk for field in row],
             )
+
+
+def members(response: Response) -> dict[str, str]:
+    return {
+        Dimension.ALL: "",
+        Dimension.SEGMENT: response.customer.segment if response.customer else "",
+        Dimension.TOUCHPOINT: response.touchpoint,
+        Dimension.CHANNEL: response.channel,
+    }
 
 
 @dataclass(frozen=True)

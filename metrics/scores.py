@@ -42,18 +42,18 @@ def headline(kind: str, counts: Mapping[str, Counts], yes_no: bool = False) -> H
     return Headline(score, None, None, "mean10")
 
 
-def unhappy_values(kind: str, yes_no: bool = False) -> range:
-    """Answers to the key question that make a respondent unhappy (DESIGN, follow-up rules)."""
+def default_threshold(kind: str, yes_no: bool = False) -> int:
+    """The highest unhappy answer to the key question (DESIGN, follow-up rules)."""
     if kind == "csat":
-        return range(0, 1) if yes_no else range(1, 3)
+        return 0 if yes_no else 2
     if kind == "ces":
-        return range(1, 4)
-    return range(0, 7)  # NPS 0-6, and "recommend" 0-6 for the loyalty ratio
+        return 3
+    return 6  # NPS 0-6, and "recommend" 0-6 for the loyalty ratio
 
 
 def tone(kind: str, value: int, yes_no: bool = False) -> str:
     """How an answer to the key question reads: "good", "neutral" or "bad"."""
-    if value in unhappy_values(kind, yes_no):
+    if value <= default_threshold(kind, yes_no):
         return "bad"
     happy = {"csat": range(1, 2) if yes_no else range(4, 6), "ces": range(5, 8)}
     return "good" if value in happy.get(kind, range(9, 11)) else "neutral"

@@ -1,9 +1,11 @@
 """Celery tasks: each takes ids, calls a service and lets Celery retry what may pass."""
 
 from celery import shared_task
+from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
-from metrics import rollups
+from metrics import followups, notifications, processing, rollups
+from metrics.access import AGENTS
 from surveys.models import Survey
 
 
@@ -14,15 +16,38 @@ from surveys.models import Survey
     max_retries=8,
 )
 def process_response(response_id: int) -> bool:
-    return rollups.process_response(response_id=response_id)
+    return processing.process_response(response_id=response_id)
 
 
 @shared_task
 def sweep_responses() -> int:
-    return rollups.process_stale_responses()
+    return processing.process_stale_responses()
 
 
 @shared_task(soft_time_limit=3 * 60 * 60, time_limit=3 * 60 * 60 + 60)
 def recompute_scores() -> int:
     """The nightly check: rebuild every survey's rollups; returns the cells corrected."""
     return sum(rollups.recompute_rollups(survey=s).cells for s in Survey.objects.order_by("pk"))
+
+
+@shared_task(bind=True, max_retries=None)
+def send_notification(self, notification_id: int) -> None:
+    pause = notifications.attempt(notification_id)
+    if pause is not None:
+        raise self.retry(countdown=pause)
+
+
+@shared_task
+def resend_notifications() -> int:
+    return notifications.resend_stuck()
+
+
+@shared_task
+def escalate_and_remind() -> int:
+    return followups.escalate_overdue() + followups.remind_due_soon()
+
+
+@shared_task
+def send_digests() -> int:
+    agents = get_user_model().objects.filter(is_active=True, groups__name=AGENTS).distinct()
+    return followups.send_digests(list(agents))

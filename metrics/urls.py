@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics import views
+from metrics import followup_views, views
 
 app_name = "metrics"
 urlpatterns = [
@@ -11,4 +11,12 @@ urlpatterns = [
     path(
         "dashboard/surveys/<int:pk>/export.xlsx", views.export, {"fmt": "xlsx"}, name="export_xlsx"
     ),
+    path("followups/sla/", views.sla_report, name="sla"),
+    path("followups/", followup_views.queue, name="queue"),
+    path("followups/<int:pk>/", followup_views.followup_detail, name="followup"),
+    path("followups/<int:pk>/assign/", followup_views.followup_assign, name="followup_assign"),
+    path("followups/<int:pk>/start/", followup_views.followup_start, name="followup_start"),
+    path("followups/<int:pk>/contact/", followup_views.followup_contact, name="followup_contact"),
+    path("followups/<int:pk>/reply/", followup_views.followup_reply, name="followup_reply"),
+    path("followups/<int:pk>/resolve/", followup_views.followup_resolve, name="followup_resolve"),
 ]

@@ -3,7 +3,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from metrics import dashboard, exports
+from metrics import dashboard, exports, sla
 from metrics.access import dashboard_view
 from metrics.periods import PeriodForm
 from surveys.models import Survey
@@ -37,6 +37,7 @@ def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
         "period": form.period,
         "report": report,
         "only_unhappy": only_unhappy,
+        "report_filters": {"comments": "unhappy"} if only_unhappy else {},
     }
     return render(request, "metrics/survey.html", context)
 
@@ -61,3 +62,21 @@ def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase:
     if fmt == "xlsx":
         return exports.xlsx_response(survey, form.period)
     return exports.csv_response(survey, form.period)
+
+
+@require_safe
+@dashboard_view
+def sla_report(request: HttpRequest) -> HttpResponse:
+    form = PeriodForm(request.GET or None)
+    by = sla.BY_AGENT if request.GET.get("by") == sla.BY_AGENT else sla.BY_SURVEY
+    rows = sla.sla_rows(form.period, by)
+    context = {
+        "form": form,
+        "period": form.period,
+        "by": by,
+        "sla_filters": {"by": by},
+        "rows": rows,
+        "totals": [row for row in rows if row.is_total],
+        "chart": sla.share_chart(form.period, rows),
+    }
+    return render(request, "metrics/sla.html", context)

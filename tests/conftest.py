@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -89,44 +90,93 @@ def outsider(db):
     return _person("outsider")
 
 
+# Runs a worker with broker transport options overridden from a JSON environment variable
+# (e.g. a short visibility_timeout), for tests that need the broker to redeliver soon.
+_WORKER_WITH_OPTIONS = (
+    "import json, os, sys\n"
+    "from loyaltysite.celery import app\n"
+    "overrides = json.loads(os.environ['TEST_BROKER_TRANSPORT_OPTIONS'])\n"
+    "app.conf.broker_transport_options = {**app.conf.broker_transport_options, **overrides}\n"
+    "app.worker_main(['worker', *sys.argv[1:]])\n"
+)
+
+
 @pytest.fixture
-def celery_worker(transactional_db):
-    """A real Celery worker process on Redis, using this test run's database."""
+def start_celery_worker(transactional_db):
+    """Start real Celery worker processes on Redis, using this test run's database.
+
+    `start(redis_url=..., pool="solo"|"prefork", concurrency=..., transport_options=...)`
+    returns the running worker (a Popen) once it answers a ping on that broker. Workers
+    still running at the end are stopped (warm shutdown, then SIGKILL); killed ones are
+    reaped.
+    """
+    import signal
     import subprocess
     import sys
     import time
 
-    import redis
-
     from loyaltysite.celery import app
 
-    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
     db = connection.settings_dict
     database_url = (
         f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "loyaltysite",
-            "worker",
-            "--pool=solo",
+    workers: list[subprocess.Popen] = []
+
+    def start(
+        *,
+        redis_url: str | None = None,
+        pool: str = "solo",
+        concurrency: int | None = None,
+        transport_options: dict | None = None,
+    ) -> subprocess.Popen:
+        import json
+
+        redis_url = redis_url or os.environ["REDIS_URL"]
+        options = [
+            f"--pool={pool}",
+            *([f"--concurrency={concurrency}"] if concurrency else []),
             "--without-mingle",
             "--without-gossip",
             "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=os.environ | {"DATABASE_URL": database_url},
-    )
-    try:
+        ]
+        env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+        if transport_options:
+            command = [sys.executable, "-c", _WORKER_WITH_OPTIONS, *options]
+            env["TEST_BROKER_TRANSPORT_OPTIONS"] = json.dumps(transport_options)
+        else:
+            command = [sys.executable, "-m", "celery", "-A", "loyaltysite", "worker", *options]
+        # Its own process group, so that stopping it also stops any pool children.
+        worker = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        workers.append(worker)
         deadline = time.monotonic() + 60
-        while not app.control.ping(timeout=0.5):
-            assert worker.poll() is None, "the Celery worker exited"
-            assert time.monotonic() < deadline, "the Celery worker did not start"
-        yield worker
+        with app.connection_for_write(redis_url) as broker:
+            while not app.control.ping(timeout=0.5, connection=broker):
+                assert worker.poll() is None, "the Celery worker exited"
+                assert time.monotonic() < deadline, "the Celery worker did not start"
+        return worker
+
+    try:
+        yield start
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(timeout=10)
+            if worker.returncode < 0:
+                # Killed by a signal: its pool children, if any, were left behind.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(worker.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def celery_worker(start_celery_worker):
+    """A real Celery worker process on Redis (REDIS_URL, flushed), using this run's database."""
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    return start_celery_worker()

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from metrics.rollups import process_response
+from metrics.processing import process_response
 from surveys.services import submit_response
 from tests.e2e.conftest import assert_accessible
 from tests.factories import SurveyFactory

@@ -9,7 +9,7 @@ from django.utils import timezone
 from metrics import dashboard
 from metrics.charts import line_chart
 from metrics.periods import Period
-from metrics.rollups import process_response
+from metrics.processing import process_response
 from surveys.models import Response, Survey
 from surveys.services import submit_response
 from tests.factories import SurveyFactory

@@ -10,7 +10,7 @@ from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics import rollups, tasks
+from metrics import processing, rollups, tasks
 from metrics.models import ScoreRollup
 from surveys.models import Response
 from surveys.services import submit_response
@@ -42,8 +42,8 @@ def test_processing_counts_each_answer_once_per_dimension():
     first = _submit(survey, 9, "Great", touchpoint="support", channel="email", ref="C1")
     second = _submit(survey, 3, touchpoint="delivery")
 
-    assert rollups.process_response(response_id=first.pk) is True
-    assert rollups.process_response(response_id=second.pk) is True
+    assert processing.process_response(response_id=first.pk) is True
+    assert processing.process_response(response_id=second.pk) is True
 
     assert _cells(survey) == {("", 9): 1, ("", 3): 1}
     assert _cells(survey, "segment") == {("enterprise", 9): 1, ("", 3): 1}
@@ -58,7 +58,7 @@ def test_counts_are_per_local_day():
     survey = SurveyFactory(template="nps")
     response = _submit(survey, 10)
     Response.objects.filter(pk=response.pk).update(submitted_at=timezone.now() - timedelta(days=3))
-    rollups.process_response(response_id=response.pk)
+    processing.process_response(response_id=response.pk)
 
     assert ScoreRollup.objects.get(dimension="all").day == timezone.localdate() - timedelta(days=3)
     _assert_no_drift(survey)
@@ -68,8 +68,8 @@ def test_processing_the_same_response_twice_counts_it_once():
     survey = SurveyFactory(template="nps")
     response = _submit(survey, 7)
 
-    assert rollups.process_response(response_id=response.pk) is True
-    assert rollups.process_response(response_id=response.pk) is False
+    assert processing.process_response(response_id=response.pk) is True
+    assert processing.process_response(response_id=response.pk) is False
 
     assert _cells(survey) == {("", 7): 1}
     _assert_no_drift(survey)
@@ -78,7 +78,7 @@ def test_processing_the_same_response_twice_counts_it_once():
 def test_recompute_corrects_drift_and_says_so():
     survey = SurveyFactory(template="nps")
     for score in (10, 10, 2):
-        rollups.process_response(response_id=_submit(survey, score).pk)
+        processing.process_response(response_id=_submit(survey, score).pk)
     ScoreRollup.objects.filter(dimension="all", value=10).update(count=5)
     ScoreRollup.objects.filter(dimension="channel", value=2).delete()
     stray = ScoreRollup.objects.get(dimension="touchpoint", value=2)
@@ -135,7 +135,7 @@ def test_broker_outage_loses_no_answer_and_the_sweeper_catches_up(
     response = Response.objects.get()
     assert response.processed_at is None
 
-    assert rollups.process_stale_responses() == 0  # too recent: its task may still come
+    assert processing.process_stale_responses() == 0  # too recent: its task may still come
     Response.objects.update(submitted_at=timezone.now() - timedelta(seconds=61))
     assert tasks.sweep_responses() == 1
 
@@ -145,7 +145,7 @@ def test_broker_outage_loses_no_answer_and_the_sweeper_catches_up(
 
 def test_recompute_scores_command_reports_drift():
     survey = SurveyFactory(template="nps", name="Spring")
-    rollups.process_response(response_id=_submit(survey, 9).pk)
+    processing.process_response(response_id=_submit(survey, 9).pk)
     ScoreRollup.objects.filter(dimension="all").update(count=3)
     out = StringIO()
 
@@ -164,7 +164,7 @@ def test_recompute_scores_command_reports_drift():
 def test_nightly_task_recomputes_every_survey():
     surveys = [SurveyFactory(template="nps") for _ in range(2)]
     for survey in surveys:
-        rollups.process_response(response_id=_submit(survey, 6).pk)
+        processing.process_response(response_id=_submit(survey, 6).pk)
     ScoreRollup.objects.filter(dimension="all").delete()
 
     assert tasks.recompute_scores() == 2
@@ -182,7 +182,7 @@ def test_two_workers_racing_on_one_response_count_it_once():
         try:
             for response in responses:
                 start.wait()
-                results.append(rollups.process_response(response_id=response.pk))
+                results.append(processing.process_response(response_id=response.pk))
         finally:
             connection.close()
 

@@ -4,7 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from metrics.rollups import process_response
+from metrics.processing import process_response
 from surveys.services import submit_response
 from tests.factories import SurveyFactory
 

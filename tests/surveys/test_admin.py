@@ -25,6 +25,11 @@ def _change_data(survey, **overrides):
         "questions-INITIAL_FORMS": len(questions),
         "questions-MIN_NUM_FORMS": 0,
         "questions-MAX_NUM_FORMS": 1000,
+        # The follow-up rule inline that metrics adds to this admin, left empty.
+        "followup_rule-TOTAL_FORMS": 0,
+        "followup_rule-INITIAL_FORMS": 0,
+        "followup_rule-MIN_NUM_FORMS": 0,
+        "followup_rule-MAX_NUM_FORMS": 1,
     }
     for i, q in enumerate(questions):
         data |= {

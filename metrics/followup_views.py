@@ -1,0 +1,327 @@
+"""The support team's follow-up queue and case pages.
+
+The queue is filtered by GET parameters that combine; the count next to each filter
+option is what the list would hold with that option chosen and the other filters kept,
+all counted in one aggregate query. A case page shows everything about the case, and
+each action on it is a POST-only view that validates a small form (metrics/forms.py),
+calls one service of metrics.followups and redirects back to the case.
+"""
+
+import json
+import operator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.timesince import timesince, timeuntil
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST, require_safe
+
+from metrics import followups
+from metrics.access import dashboard_view
+from metrics.forms import AssignForm, ContactForm, ReplyForm, ResolveForm, StartForm, person
+from metrics.models import FollowUp, FollowUpNote
+from surveys.models import Survey
+
+PER_PAGE = 25
+# "Due soon": open and due within this time, the same as the assignee's reminder.
+DUE_SOON = followups.REMIND_BEFORE
+OPEN = ~Q(status=FollowUp.Status.RESOLVED)
+FACET_LABELS = {
+    "status": gettext_lazy("Status"),
+    "when": gettext_lazy("Due"),
+    "who": gettext_lazy("Assignee"),
+    "survey": gettext_lazy("Survey"),
+    "reason": gettext_lazy("Reason"),
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str  # "" is the facet's default
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass(frozen=True)
+class Facet:
+    name: str  # the GET parameter
+    label: str
+    options: list[Option]
+
+
+@dataclass(frozen=True)
+class Due:
+    """When a case is due, as people read it, and whether that is a problem."""
+
+    at: datetime
+    text: str  # "in 3 hours", "2 hours ago"
+    overdue: bool
+    soon: bool
+
+
+@dataclass(frozen=True)
+class Row:
+    case: FollowUp
+    due: Due
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    question: str
+    value: str  # empty for a text answer
+    text: str
+
+
+def relative(moment: datetime, now: datetime, depth: int = 1) -> str:
+    if moment >= now:
+        return _("in %(time)s") % {"time": timeuntil(moment, now, depth=depth)}
+    return _("%(time)s ago") % {"time": timesince(moment, now, depth=depth)}
+
+
+def due(case: FollowUp, now: datetime, depth: int = 1) -> Due:
+    is_open = case.status != FollowUp.Status.RESOLVED
+    return Due(
+        at=case.due_at,
+        text=relative(case.due_at, now, depth),
+        overdue=is_open and case.due_at < now,
+        soon=is_open and now <= case.due_at <= now + DUE_SOON,
+    )
+
+
+def _facet_options(request: HttpRequest, now: datetime) -> dict[str, dict[str, tuple[str, Q]]]:
+    """Per GET parameter, its values: each with a label and the cases it selects."""
+    surveys = Survey.objects.filter(pk__in=FollowUp.objects.values("survey_id")).order_by(
+        "name", "pk"
+    )
+    statuses = {s.value: (str(s.label), Q(status=s)) for s in FollowUp.Status}
+    return {
+        "status": {"": (_("Open"), OPEN), **statuses, "all": (_("All"), Q())},
+        "when": {
+            "": (_("Any time"), Q()),
+            "overdue": (_("Overdue"), OPEN & Q(due_at__lt=now)),
+            "soon": (_("Due soon"), OPEN & Q(due_at__gte=now, due_at__lte=now + DUE_SOON)),
+        },
+        "who": {
+            "": (_("Anyone"), Q()),
+            "mine": (_("Mine"), Q(assignee_id=request.user.pk)),
+            "unassigned": (_("Unassigned"), Q(assignee__isnull=True)),
+        },
+        "survey": {
+            "": (_("All surveys"), Q()),
+            **{str(pk): (name, Q(survey_id=pk)) for pk, name in surveys.values_list("pk", "name")},
+        },
+        "reason": {
+            "": (_("All reasons"), Q()),
+            **{r.value: (str(r.label), Q(reason=r)) for r in FollowUp.Reason},
+        },
+    }
+
+
+def _all(conditions: list[Q]) -> Q:
+    return reduce(operator.and_, conditions, Q())
+
+
+def _facets(options: dict[str, dict[str, tuple[str, Q]]], chosen: dict[str, str]) -> list[Facet]:
+    """Each option's count with the other facets' choices kept: one aggregate query."""
+    counts: dict[str, Count] = {}
+    for name, values in options.items():
+        others = _all([options[o][chosen[o]][1] for o in options if o != name])
+        for i, (_label, condition) in enumerate(values.values()):
+            counts[f"{name}_{i}"] = Count("pk", filter=others & condition)
+    totals = FollowUp.objects.order_by().aggregate(**counts)
+    return [
+        Facet(
+            name=name,
+            label=str(FACET_LABELS[name]),
+            options=[
+                Option(value, label, totals[f"{name}_{i}"], value == chosen[name])
+                for i, (value, (label, _condition)) in enumerate(values.items())
+            ],
+        )
+        for name, values in options.items()
+    ]
+
+
+@require_safe
+@dashboard_view
+def queue(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    options = _facet_options(request, now)
+    # An unknown value (a survey without cases, a typo) falls back to the default.
+    chosen = {name: request.GET.get(name, "") for name in options}
+    chosen = {name: value if value in options[name] else "" for name, value in chosen.items()}
+    cases = (
+        FollowUp.objects.filter(_all([options[name][value][1] for name, value in chosen.items()]))
+        .select_related("survey", "assignee", "response__customer")
+        .order_by("due_at", "pk")
+    )
+    page = Paginator(cases, PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "facets": _facets(options, chosen),
+        "filtered": any(chosen.values()),
+        "filter_query": urlencode({name: value for name, value in chosen.items() if value}),
+        "page": page,
+        "page_numbers": page.paginator.get_elided_page_range(page.number),
+        "rows": [Row(case, due(case, now)) for case in page],
+    }
+    return render(request, "metrics/queue.html", context)
+
+
+def _case(pk: int) -> FollowUp:
+    return get_object_or_404(
+        FollowUp.objects.select_related("survey", "assignee", "response__customer"), pk=pk
+    )
+
+
+def _answers(case: FollowUp) -> list[AnswerRow]:
+    language = case.response.language
+    rows = []
+    for answer in case.response.answers.select_related("question").order_by("question__position"):
+        question = answer.question
+        value = ""
+        if answer.value is not None:
+            if question.is_yes_no:
+                value = _("Yes") if answer.value else _("No")
+            else:
+                value = f"{answer.value} ({question.scale_min}\u2013{question.scale_max})"
+        rows.append(AnswerRow(question.text(language), value, answer.text))
+    return rows
+
+
+def _metadata(case: FollowUp) -> list[tuple[str, str]]:
+    metadata = case.response.metadata
+    if not isinstance(metadata, dict):
+        return [("", json.dumps(metadata, ensure_ascii=False))]
+    return [
+        (str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for key, value in sorted(metadata.items())
+    ]
+
+
+def _case_page(
+    request: HttpRequest, case: FollowUp, status: int = 200, **bound: Any
+) -> HttpResponse:
+    """The case page; `bound` holds the form that failed validation, shown with its errors."""
+    forms = {
+        "assign_form": AssignForm(followup=case),
+        "start_form": StartForm(followup=case),
+        "contact_form": ContactForm(followup=case),
+        "reply_form": ReplyForm(followup=case),
+        "resolve_form": ResolveForm(followup=case),
+        **bound,
+    }
+    context = {
+        "case": case,
+        "response": case.response,
+        "customer": case.response.customer,
+        "due": due(case, timezone.now(), depth=2),
+        "answers": _answers(case),
+        "metadata": _metadata(case),
+        "notes": case.notes.select_related("author"),
+        "notifications": case.notifications.select_related("channel").order_by("created_at"),
+        "assignee_name": person(case.assignee) if case.assignee else "",
+        **forms,
+    }
+    return render(request, "metrics/followup.html", context, status=status)
+
+
+@require_safe
+@dashboard_view
+def followup_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _case_page(request, _case(pk))
+
+
+def _done(request: HttpRequest, case: FollowUp, message: str) -> HttpResponse:
+    messages.success(request, message)
+    return redirect("metrics:followup", case.pk)
+
+
+def _resolved_meanwhile(request: HttpRequest, case: FollowUp) -> HttpResponse:
+    """A colleague resolved the case between the page and this click: nothing changed."""
+    messages.warning(request, _("This case is resolved already."))
+    return redirect("metrics:followup", case.pk)
+
+
+@require_POST
+@dashboard_view
+def followup_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(pk)
+    form = AssignForm(request.POST, followup=case)
+    if not form.is_valid():
+        return _case_page(request, case, 400, assign_form=form)
+    to = form.cleaned_data["assignee"]
+    followups.assign(followup=case, to=to, by=request.user)
+    if to.pk == request.user.pk:
+        return _done(request, case, _("Assigned to you."))
+    return _done(request, case, _("Assigned to %(name)s.") % {"name": person(to)})
+
+
+@require_POST
+@dashboard_view
+def followup_start(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(pk)
+    form = StartForm(request.POST, followup=case)
+    if not form.is_valid():
+        return _case_page(request, case, 400, start_form=form)
+    try:
+        followups.start(followup=case, by=request.user)
+    except followups.CaseResolved:
+        return _resolved_meanwhile(request, case)
+    return _done(request, case, _("Case started."))
+
+
+@require_POST
+@dashboard_view
+def followup_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(pk)
+    form = ContactForm(request.POST, followup=case)
+    if not form.is_valid():
+        return _case_page(request, case, 400, contact_form=form)
+    kind = form.cleaned_data["kind"]
+    followups.log_contact(followup=case, by=request.user, kind=kind, text=form.cleaned_data["text"])
+    if kind == FollowUpNote.Kind.NOTE:
+        return _done(request, case, _("Note added."))
+    return _done(request, case, _("Contact logged."))
+
+
+@require_POST
+@dashboard_view
+def followup_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(pk)
+    form = ReplyForm(request.POST, followup=case)
+    if not form.is_valid():
+        return _case_page(request, case, 400, reply_form=form)
+    notification = followups.reply(
+        followup=case,
+        by=request.user,
+        subject=form.cleaned_data["subject"],
+        body=form.cleaned_data["body"],
+    )
+    return _done(request, case, _("Reply sent to %(email)s.") % {"email": notification.recipient})
+
+
+@require_POST
+@dashboard_view
+def followup_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(pk)
+    form = ResolveForm(request.POST, followup=case)
+    if not form.is_valid():
+        return _case_page(request, case, 400, resolve_form=form)
+    try:
+        followups.resolve(
+            followup=case, by=request.user, resolution=form.cleaned_data["resolution"]
+        )
+    except followups.CaseResolved:
+        return _resolved_meanwhile(request, case)
+    return _done(request, case, _("Case resolved."))

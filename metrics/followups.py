@@ -1,0 +1,248 @@
+"""Follow-up cases: opened for unhappy answers, worked by the support team.
+
+Every step an agent takes is a FollowUpNote with who and when.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from metrics import emails
+from metrics.models import FollowUp, FollowUpNote, FollowUpRule, Notification
+from metrics.notifications import notify_channels, notify_person
+from metrics.scores import default_threshold
+from surveys.models import Response, Survey
+
+REASONS = {
+    "nps": FollowUp.Reason.DETRACTOR,
+    "csat": FollowUp.Reason.DISSATISFIED,
+    "ces": FollowUp.Reason.HIGH_EFFORT,
+    "loyalty": FollowUp.Reason.NOT_RECOMMENDING,
+}
+PROMOTER = range(9, 11)
+# Reminders go out when this little time is left before a case is due.
+REMIND_BEFORE = timedelta(hours=4)
+
+Status = FollowUp.Status
+Kind = FollowUpNote.Kind
+
+
+def rule_for(survey: Survey, yes_no: bool) -> FollowUpRule:
+    """The survey's rule, or the default one (not saved) where staff set none."""
+    # The reverse one-to-one raises an AttributeError subclass when there is no rule.
+    rule = getattr(survey, "followup_rule", None)
+    return rule or FollowUpRule(survey=survey, threshold=default_threshold(survey.kind, yes_no))
+
+
+def after_answer(
+    *, response: Response, key_value: int | None, yes_no: bool, comment: str
+) -> FollowUp | None:
+    """What follows a processed response: a case when unhappy, thanks when a promoter.
+
+    Runs inside the processing transaction, so it happens exactly once per response.
+    """
+    if key_value is None:
+        return None
+    rule = rule_for(response.survey, yes_no)
+    if rule.thank_promoters and key_value in PROMOTER and response.customer:
+        _thank(response, rule.review_url)
+    if not rule.enabled or key_value > rule.threshold:
+        return None
+    survey = response.survey
+    followup = FollowUp.objects.create(
+        response=response,
+        survey=survey,
+        reason=REASONS[survey.kind],
+        score=key_value,
+        comment=comment,
+        due_at=response.submitted_at + timedelta(hours=survey.followup_window_hours),
+    )
+    FollowUpNote.objects.create(followup=followup, kind=Kind.OPENED)
+    notify_channels(followup, Notification.Kind.NEW_CASE)
+    return followup
+
+
+def _thank(response: Response, review_url: str) -> None:
+    customer = response.customer
+    if customer is None or not customer.email:
+        return
+    context = {"customer": customer, "survey": response.survey, "review_url": review_url}
+    subject, body = emails.render("thank-you", context, response.language)
+    notify_person(
+        kind=Notification.Kind.THANK_YOU,
+        to=customer.email,
+        subject=subject,
+        body=body,
+        language=response.language,
+    )
+
+
+class CaseResolved(Exception):
+    """The step makes no sense on a resolved case."""
+
+
+def _note(followup: FollowUp, by: Any, kind: str, text: str = "") -> FollowUpNote:
+    return FollowUpNote.objects.create(followup=followup, author=by, kind=kind, text=text)
+
+
+def _lock(followup: FollowUp, *, open_only: bool = True) -> FollowUp:
+    """The case as it is now, locked until the transaction ends, so two agents acting at
+    once take turns instead of overwriting each other."""
+    current = FollowUp.objects.select_for_update().get(pk=followup.pk)
+    if open_only and current.status == Status.RESOLVED:
+        raise CaseResolved(followup.pk)
+    return current
+
+
+@transaction.atomic
+def assign(*, followup: FollowUp, to: Any, by: Any) -> None:
+    followup = _lock(followup, open_only=False)
+    followup.assignee = to
+    followup.save(update_fields=["assignee"])
+    _note(followup, by, Kind.ASSIGNED, to.get_username() if to else "")
+
+
+@transaction.atomic
+def start(*, followup: FollowUp, by: Any) -> None:
+    followup = _lock(followup)
+    if followup.assignee is None:
+        assign(followup=followup, to=by, by=by)
+    if followup.status == Status.NEW:
+        followup.status = Status.IN_PROGRESS
+        followup.save(update_fields=["status"])
+    _note(followup, by, Kind.STARTED)
+
+
+@transaction.atomic
+def log_contact(*, followup: FollowUp, by: Any, kind: str, text: str) -> None:
+    """A phone call or email with the customer (it counts as contact), or an internal note.
+
+    Notes may be added to a resolved case; contacts do not reopen it.
+    """
+    followup = _lock(followup, open_only=False)
+    _note(followup, by, kind, text)
+    if kind == Kind.NOTE:
+        return
+    if followup.first_contact_at is None:
+        followup.first_contact_at = timezone.now()
+    if followup.status != Status.RESOLVED:
+        followup.status = Status.CONTACTED
+    followup.save(update_fields=["first_contact_at", "status"])
+
+
+@transaction.atomic
+def reply(*, followup: FollowUp, by: Any, subject: str, body: str) -> Notification:
+    """Email the customer (text as edited by the agent) and count it as contact."""
+    followup = _lock(followup, open_only=False)
+    response = followup.response
+    customer = response.customer
+    if customer is None or not customer.email:
+        raise ValueError(_("This customer left no email address."))
+    notification = notify_person(
+        kind=Notification.Kind.REPLY,
+        to=customer.email,
+        subject=subject,
+        body=body,
+        language=response.language,
+        followup=followup,
+    )
+    log_contact(followup=followup, by=by, kind=Kind.REPLY, text=f"{subject}\n\n{body}")
+    return notification
+
+
+@transaction.atomic
+def resolve(*, followup: FollowUp, by: Any, resolution: str) -> None:
+    followup = _lock(followup)
+    followup.status = Status.RESOLVED
+    followup.resolved_at = timezone.now()
+    followup.resolution = resolution
+    followup.save(update_fields=["status", "resolved_at", "resolution"])
+    _note(followup, by, Kind.RESOLVED, resolution)
+
+
+def reply_draft(followup: FollowUp) -> tuple[str, str]:
+    """The templated reply, in the customer's language, for the agent to edit."""
+    response = followup.response
+    context = {"followup": followup, "customer": response.customer, "survey": followup.survey}
+    return emails.render("reply", context, response.language)
+
+
+def escalate_overdue(now: datetime | None = None) -> int:
+    """Mark past-due cases nobody contacted as escalated, once, and tell the contacts."""
+    now = now or timezone.now()
+    overdue = FollowUp.objects.filter(
+        due_at__lt=now, first_contact_at=None, escalated_at=None
+    ).exclude(status=Status.RESOLVED)
+    count = 0
+    for pk in overdue.values_list("pk", flat=True):
+        with transaction.atomic():
+            # The claim makes a second scheduler run, or a racing one, a no-op.
+            if not FollowUp.objects.filter(pk=pk, escalated_at=None).update(escalated_at=now):
+                continue
+            followup = FollowUp.objects.select_related("survey").get(pk=pk)
+            _note(followup, None, Kind.ESCALATED)
+            notify_channels(followup, Notification.Kind.ESCALATION)
+            count += 1
+    return count
+
+
+def remind_due_soon(now: datetime | None = None) -> int:
+    """Remind each assignee once when a case they hold has four hours or less left."""
+    now = now or timezone.now()
+    due_soon = FollowUp.objects.filter(
+        due_at__gte=now,
+        due_at__lte=now + REMIND_BEFORE,
+        first_contact_at=None,
+        reminded_at=None,
+        assignee__isnull=False,
+    ).exclude(status=Status.RESOLVED)
+    count = 0
+    for pk in due_soon.values_list("pk", flat=True):
+        with transaction.atomic():
+            if not FollowUp.objects.filter(pk=pk, reminded_at=None).update(reminded_at=now):
+                continue
+            followup = FollowUp.objects.select_related("assignee", "survey").get(pk=pk)
+            if followup.assignee and followup.assignee.email:
+                _email_staff(followup.assignee, "reminder", {"followup": followup}, followup)
+            _note(followup, None, Kind.REMINDED)
+            count += 1
+    return count
+
+
+def send_digests(agents: Sequence[Any], now: datetime | None = None) -> int:
+    """Email each agent their open and overdue cases; returns how many were written."""
+    now = now or timezone.now()
+    sent = 0
+    for agent in agents:
+        open_cases = list(
+            FollowUp.objects.filter(assignee=agent)
+            .exclude(status=Status.RESOLVED)
+            .select_related("survey")
+            .order_by("due_at")
+        )
+        if not open_cases or not agent.email:
+            continue
+        overdue = [case for case in open_cases if case.due_at < now]
+        _email_staff(agent, "digest", {"cases": open_cases, "overdue": overdue, "agent": agent})
+        sent += 1
+    return sent
+
+
+def _email_staff(
+    user: Any, name: str, context: dict[str, Any], followup: FollowUp | None = None
+) -> None:
+    context = {**context, "site_url": settings.SITE_URL}
+    subject, body = emails.render(name, context, settings.LANGUAGE_CODE)
+    notify_person(
+        kind={"reminder": Notification.Kind.REMINDER, "digest": Notification.Kind.DIGEST}[name],
+        to=user.email,
+        subject=subject,
+        body=body,
+        language=settings.LANGUAGE_CODE,
+        followup=followup,
+    )

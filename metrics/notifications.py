@@ -1,0 +1,130 @@
+"""Writing notifications down and handing them to the worker that sends them."""
+
+import logging
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from metrics import emails
+from metrics.models import AlertChannel, FollowUp, Notification
+from metrics.transports import TransportError, deliver
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_EVENTS: dict[str, str] = {
+    Notification.Kind.NEW_CASE: "on_new_case",
+    Notification.Kind.ESCALATION: "on_escalation",
+}
+
+
+def case_url(followup: FollowUp) -> str:
+    return settings.SITE_URL + reverse("metrics:followup", args=[followup.pk])
+
+
+def notify_channels(followup: FollowUp, kind: str) -> list[Notification]:
+    """A notification per enabled channel that wants `kind` for the case's survey."""
+    channels = AlertChannel.objects.filter(
+        Q(surveys=None) | Q(surveys=followup.survey_id),
+        enabled=True,
+        **{CHANNEL_EVENTS[kind]: True},
+    ).distinct()
+    subject, body = emails.render(
+        kind.replace("_", "-"), {"followup": followup, "url": case_url(followup)}, "en"
+    )
+    created = [
+        Notification.objects.create(
+            kind=kind, channel=channel, followup=followup, subject=subject, body=body
+        )
+        for channel in channels
+    ]
+    for notification in created:
+        enqueue(notification)
+    return created
+
+
+def notify_person(
+    *, kind: str, to: str, subject: str, body: str, language: str, followup: FollowUp | None = None
+) -> Notification:
+    notification = Notification.objects.create(
+        kind=kind,
+        recipient=to,
+        subject=subject,
+        body=body,
+        language=language,
+        followup=followup,
+    )
+    enqueue(notification)
+    return notification
+
+
+def enqueue(notification: Notification) -> None:
+    """Send after commit; a broker outage leaves it pending for the sweeper."""
+
+    def send() -> None:
+        from metrics.tasks import send_notification
+
+        try:
+            send_notification.delay(notification.pk)
+        except Exception:
+            logger.warning("Could not enqueue notification %s; it stays pending.", notification.pk)
+
+    transaction.on_commit(send)
+
+
+# Temporary failures are retried for this long, with growing pauses of at most an hour:
+# shorter than the broker's visibility timeout, so Redis never hands a waiting retry to
+# a second worker.
+GIVE_UP_AFTER = timedelta(hours=24)
+LONGEST_PAUSE = 60 * 60
+
+
+def attempt(notification_id: int) -> float | None:
+    """Try to deliver once; returns seconds to wait before the next try, or None when done."""
+    notification = (
+        Notification.objects.select_related("channel", "followup")
+        .filter(pk=notification_id, status=Notification.Status.PENDING)
+        .first()
+    )
+    if notification is None:
+        return None
+    notification.attempts += 1
+    try:
+        deliver(notification)
+    except TransportError as error:
+        notification.last_error = str(error)[:2000]
+        pause: float | None = _pause(notification.attempts)
+        deadline = notification.created_at + GIVE_UP_AFTER
+        if error.permanent or timezone.now() + timedelta(seconds=pause or 0) > deadline:
+            notification.status = Notification.Status.FAILED
+            pause = None
+        notification.save(update_fields=["attempts", "last_error", "status"])
+        return pause
+    notification.status = Notification.Status.SENT
+    notification.sent_at = timezone.now()
+    notification.save(update_fields=["attempts", "status", "sent_at"])
+    return None
+
+
+def _pause(attempts: int) -> float:
+    """Exponential backoff from 30 seconds, with jitter so retries do not arrive in step."""
+    base = min(30 * 2 ** (attempts - 1), LONGEST_PAUSE)
+    return min(base * random.uniform(0.5, 1.5), LONGEST_PAUSE)  # noqa: S311 - not a secret
+
+
+def resend_stuck(older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Enqueue notifications never tried because the broker was down when they were made."""
+    stuck = Notification.objects.filter(
+        status=Notification.Status.PENDING,
+        attempts=0,
+        created_at__lt=timezone.now() - older_than,
+    )
+    count = 0
+    for notification in stuck.order_by("created_at")[:1000]:
+        enqueue(notification)
+        count += 1
+    return count

@@ -1,0 +1,70 @@
+"""Processing a submitted response: its scores and what follows it, exactly once."""
+
+import logging
+from collections import Counter
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from metrics import followups, rollups
+from metrics.scores import KEY_ROLE
+from surveys.models import Question, Response
+
+logger = logging.getLogger(__name__)
+
+# A response left unprocessed this long is taken to have missed the broker.
+SWEEP_AFTER = timedelta(seconds=60)
+
+
+@transaction.atomic
+def process_response(*, response_id: int) -> bool:
+    """Add a response to the rollups and open its follow-up case if it needs one.
+
+    The claim (processed_at from NULL to now), the increments and the case commit
+    together: a retry after a failure starts afresh, and a second worker finds nothing
+    to claim.
+    """
+    claimed = Response.objects.filter(pk=response_id, processed_at__isnull=True).update(
+        processed_at=timezone.now()
+    )
+    if claimed != 1:
+        return False
+    response = Response.objects.select_related("customer", "survey", "survey__followup_rule").get(
+        pk=response_id
+    )
+    answers = list(
+        response.answers.values_list(
+            "question_id", "question__role", "question__scale_max", "value", "text"
+        )
+    )
+    day = timezone.localdate(response.submitted_at)
+    members = rollups.members(response)
+    rollups.add(
+        Counter(
+            (response.survey_id, question_id, day, dimension, member, value)
+            for question_id, _, _, value, _ in answers
+            if value is not None
+            for dimension, member in members.items()
+        )
+    )
+    key = KEY_ROLE[response.survey.kind]
+    key_answer = next((a for a in answers if a[1] == key), None)
+    followups.after_answer(
+        response=response,
+        key_value=key_answer[3] if key_answer else None,
+        yes_no=key_answer is not None and key_answer[2] == 1,
+        comment=next((a[4] for a in answers if a[1] == Question.Role.COMMENT), ""),
+    )
+    return True
+
+
+def process_stale_responses(*, limit: int = 1000) -> int:
+    """Process responses whose task never came (a broker outage); returns how many."""
+    cutoff = timezone.now() - SWEEP_AFTER
+    stale = Response.objects.filter(processed_at__isnull=True, submitted_at__lt=cutoff)
+    ids = list(stale.order_by("submitted_at").values_list("pk", flat=True)[:limit])
+    processed = sum(process_response(response_id=pk) for pk in ids)
+    if processed:
+        logger.warning("Swept %d responses that were not processed in time.", processed)
+    return processed

@@ -1,0 +1,92 @@
+"""Delivering a notification: one small transport per kind of channel.
+
+Each raises TransportError, permanent when trying again cannot help (a 4xx answer other
+than 408 and 429); anything else is worth another try later.
+"""
+
+import hashlib
+import hmac
+import json
+import smtplib
+import urllib.error
+import urllib.request
+
+from django.core.mail import EmailMultiAlternatives
+
+from metrics import emails
+from metrics.models import AlertChannel, Notification
+
+TIMEOUT = 10  # seconds for one HTTP request
+RETRYABLE_STATUSES = {408, 429}
+
+
+class TransportError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def deliver(notification: Notification) -> None:
+    channel = notification.channel
+    if channel is None:
+        _email([notification.recipient], notification)
+    elif channel.kind == AlertChannel.Kind.EMAIL:
+        _email([a.strip() for a in channel.target.split(",") if a.strip()], notification)
+    elif channel.kind == AlertChannel.Kind.SLACK:
+        text = f"*{notification.subject}*\n{notification.body}"
+        _post(channel.target, json.dumps({"text": text}).encode(), {})
+    else:
+        _post(channel.target, *_signed(channel, notification))
+
+
+def _email(to: list[str], notification: Notification) -> None:
+    message = EmailMultiAlternatives(notification.subject, notification.body, to=to)
+    message.attach_alternative(emails.html_body(notification.body), "text/html")
+    try:
+        message.send()
+    except smtplib.SMTPRecipientsRefused as error:
+        raise TransportError(f"Recipients refused: {error.recipients}", permanent=True) from None
+    except (smtplib.SMTPException, OSError) as error:
+        raise TransportError(f"Mail server: {error}") from None
+
+
+def _signed(channel: AlertChannel, notification: Notification) -> tuple[bytes, dict[str, str]]:
+    """The webhook's JSON and headers: an HMAC-SHA256 signature and an idempotency key."""
+    followup = notification.followup
+    key = f"followup-{followup.pk}-{notification.kind}" if followup else f"n-{notification.pk}"
+    payload = {
+        "event": notification.kind,
+        "idempotency_key": key,
+        "subject": notification.subject,
+        "text": notification.body,
+        "followup": None
+        if followup is None
+        else {
+            "id": followup.pk,
+            "survey": followup.survey_id,
+            "reason": followup.reason,
+            "score": followup.score,
+            "comment": followup.comment,
+            "status": followup.status,
+            "due_at": followup.due_at.isoformat(),
+        },
+    }
+    body = json.dumps(payload, sort_keys=True).encode()
+    signature = hmac.new(channel.secret.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"X-Signature": f"sha256={signature}", "Idempotency-Key": key}
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
+    if not url.startswith(("https://", "http://")):
+        raise TransportError(f"Not a web address: {url!r}", permanent=True)
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT):  # noqa: S310
+            return
+    except urllib.error.HTTPError as error:
+        permanent = 400 <= error.code < 500 and error.code not in RETRYABLE_STATUSES
+        raise TransportError(f"HTTP {error.code} from {url}", permanent=permanent) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        raise TransportError(f"Could not reach {url}: {error}") from None

@@ -1,0 +1,179 @@
+"""Delivery: a row before a message, retries for temporary failures, none for permanent."""
+
+import hashlib
+import hmac
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from metrics import notifications
+from metrics.models import AlertChannel, FollowUp, Notification
+from metrics.processing import process_response
+from surveys.services import submit_response
+from tests.factories import SurveyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """A local webhook receiver that answers with the statuses it is given, in turn."""
+
+    def __init__(self, statuses):
+        self.statuses = list(statuses)
+        self.requests = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver_factory():
+    made = []
+
+    def make(statuses):
+        made.append(Receiver(statuses))
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+def _case(channel):
+    survey = SurveyFactory(template="nps")
+    question = survey.questions.get(role="nps")
+    response = submit_response(survey=survey, answers={question: 2}, language="en")
+    process_response(response_id=response.pk)
+    case = FollowUp.objects.get(response=response)
+    return case, Notification.objects.get(channel=channel, followup=case)
+
+
+def test_webhook_failing_three_times_then_delivered_with_one_key(receiver_factory):
+    receiver = receiver_factory([500, 503, 429])
+    channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=receiver.url)
+    case, notification = _case(channel)
+
+    pauses = [notifications.attempt(notification.pk) for _ in range(4)]
+
+    assert all(pause is not None and 0 < pause <= 3600 for pause in pauses[:3])
+    assert pauses[3] is None
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == ("sent", 4)
+    assert notification.sent_at is not None
+    assert "HTTP 429" in notification.last_error
+    keys = {headers["Idempotency-Key"] for headers, _ in receiver.requests}
+    assert keys == {f"followup-{case.pk}-new_case"}
+    headers, body = receiver.requests[-1]
+    expected = hmac.new(channel.secret.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-Signature"] == f"sha256={expected}"
+    payload = json.loads(body)
+    assert payload["followup"]["id"] == case.pk and payload["followup"]["score"] == 2
+
+
+def test_webhook_answering_400_fails_at_once_and_says_why(receiver_factory):
+    receiver = receiver_factory([400])
+    channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=receiver.url)
+    _, notification = _case(channel)
+
+    assert notifications.attempt(notification.pk) is None
+
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == ("failed", 1)
+    assert "HTTP 400" in notification.last_error
+    assert notifications.attempt(notification.pk) is None
+    assert len(receiver.requests) == 1
+
+
+def test_an_unreachable_webhook_is_retried_until_a_day_has_passed():
+    # The second pause (at least 30 s) would end more than a day after the first try.
+    channel = AlertChannel.objects.create(name="Gone", kind="webhook", target="http://127.0.0.1:9/")
+    _, notification = _case(channel)
+
+    assert notifications.attempt(notification.pk) is not None
+    Notification.objects.filter(pk=notification.pk).update(
+        created_at=timezone.now() - timedelta(hours=24) + timedelta(seconds=10)
+    )
+    assert notifications.attempt(notification.pk) is None
+
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == ("failed", 2)
+    assert "Could not reach" in notification.last_error
+
+
+def test_slack_gets_the_text(receiver_factory):
+    receiver = receiver_factory([200])
+    channel = AlertChannel.objects.create(name="Slack", kind="slack", target=receiver.url)
+    _, notification = _case(channel)
+
+    notifications.attempt(notification.pk)
+
+    assert json.loads(receiver.requests[0][1])["text"].startswith("*New follow-up")
+
+
+def test_email_channel_sends_text_and_escaped_html():
+    channel = AlertChannel.objects.create(
+        name="Team", kind="email", target="a@example.com, b@example.com"
+    )
+    survey = SurveyFactory(template="nps")
+    nps, comment = survey.questions.order_by("position")
+    response = submit_response(
+        survey=survey, answers={nps: 1, comment: "<script>alert(1)</script>"}, language="en"
+    )
+    process_response(response_id=response.pk)
+    notification = Notification.objects.get(channel=channel)
+
+    assert notifications.attempt(notification.pk) is None
+
+    message = mail.outbox[0]
+    assert message.to == ["a@example.com", "b@example.com"]
+    assert "<script>alert(1)</script>" in message.body
+    html = message.alternatives[0][0]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
+
+
+def test_backoff_grows_with_jitter_and_stays_under_an_hour():
+    pauses = [notifications._pause(attempt) for attempt in range(1, 12)]
+    assert 15 <= pauses[0] <= 45
+    assert 30 <= pauses[1] <= 90
+    assert all(pause <= 3600 for pause in pauses)
+
+
+def test_notifications_never_tried_are_enqueued_again(
+    eager_celery, receiver_factory, django_capture_on_commit_callbacks
+):
+    receiver = receiver_factory([200])
+    channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=receiver.url)
+    _, notification = _case(channel)
+    assert notifications.resend_stuck() == 0  # too recent: its own task may still come
+    Notification.objects.filter(pk=notification.pk).update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notifications.resend_stuck() == 1
+
+    notification.refresh_from_db()
+    assert notification.status == "sent"
+    assert len(receiver.requests) == 1
