@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_ADDRESS ?= 127.0.0.1:8000
 
-.PHONY: run test lint format messages compilemessages install
+.PHONY: run test lint format messages compilemessages install bench
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -50,3 +50,10 @@ messages: $(VENV)/.installed
 
 compilemessages: $(VENV)/.installed
 	$(BIN)/python locale/compile.py
+
+# Benchmarks (bench/README.md): PostgreSQL in a database of their own, which they empty.
+bench: $(VENV)/.installed
+	@test -n "$(DATABASE_URL)" || { echo "Set DATABASE_URL to a PostgreSQL database whose name contains 'bench' (it is emptied)."; exit 1; }
+	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/seed.py
+	$(BIN)/python bench/worker.py

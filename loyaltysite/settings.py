@@ -170,10 +170,11 @@ X_FRAME_OPTIONS = "DENY"
 # no server, so a bare machine runs web, worker and scheduler.
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    # Longer than any retry delay a task asks for, or Redis would redeliver it early.
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # Longer than any task may run and any retry may wait, or Redis would hand the
+        # message to a second worker.
         "visibility_timeout": 2 * 60 * 60,
-        # A respondent's POST waits at most this long for an unreachable broker.
+        # Bounds how long publishing waits for a broker that does not answer.
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
     }

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from metrics import emails
 from metrics.models import FollowUp, FollowUpNote, FollowUpRule, Notification
 from metrics.notifications import notify_channels, notify_person
-from metrics.scores import default_threshold
+from metrics.scores import default_threshold, tone
 from surveys.models import Response, Survey
 
 REASONS = {
@@ -24,7 +24,8 @@ REASONS = {
     "ces": FollowUp.Reason.HIGH_EFFORT,
     "loyalty": FollowUp.Reason.NOT_RECOMMENDING,
 }
-PROMOTER = range(9, 11)
+# The same reply to the same case within this time is taken for a double click.
+DOUBLE_SEND = timedelta(minutes=1)
 # Reminders go out when this little time is left before a case is due.
 REMIND_BEFORE = timedelta(hours=4)
 
@@ -49,7 +50,8 @@ def after_answer(
     if key_value is None:
         return None
     rule = rule_for(response.survey, yes_no)
-    if rule.thank_promoters and key_value in PROMOTER and response.customer:
+    happy = tone(response.survey.kind, key_value, yes_no) == "good"
+    if rule.thank_promoters and happy and response.customer:
         _thank(response, rule.review_url)
     if not rule.enabled or key_value > rule.threshold:
         return None
@@ -143,6 +145,15 @@ def reply(*, followup: FollowUp, by: Any, subject: str, body: str) -> Notificati
     customer = response.customer
     if customer is None or not customer.email:
         raise ValueError(_("This customer left no email address."))
+    # A double click sends the same reply twice within moments: send it once.
+    same = followup.notifications.filter(
+        kind=Notification.Kind.REPLY,
+        subject=subject,
+        body=body,
+        created_at__gte=timezone.now() - DOUBLE_SEND,
+    ).first()
+    if same is not None:
+        return same
     notification = notify_person(
         kind=Notification.Kind.REPLY,
         to=customer.email,

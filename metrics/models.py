@@ -2,9 +2,11 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from metrics.scores import KEY_ROLE
 from surveys.models import Question, Response, Survey
 
 
@@ -88,6 +90,18 @@ class FollowUpRule(models.Model):
     def clean(self) -> None:
         if self.thank_promoters and not self.review_url:
             raise ValidationError({"review_url": _("Thanking promoters needs a review link.")})
+        key = self.survey.questions.filter(role=KEY_ROLE[self.survey.kind]).first()
+        allowed = key.scale_values[:-1] if key else range(0)
+        if allowed and self.threshold not in allowed:
+            raise ValidationError(
+                {
+                    "threshold": _(
+                        "Choose an answer from %(low)s to %(high)s: the highest answer on "
+                        "this survey's scale can never be unhappy."
+                    )
+                    % {"low": allowed[0], "high": allowed[-1]}
+                }
+            )
 
 
 class FollowUp(models.Model):
@@ -228,6 +242,26 @@ class AlertChannel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.EMAIL:
+            addresses = [a.strip() for a in self.target.split(",") if a.strip()]
+            try:
+                if not addresses:
+                    raise ValidationError(_("Enter at least one email address."))
+                for address in addresses:
+                    validate_email(address)
+            except ValidationError:
+                raise ValidationError(
+                    {"target": _("Enter email addresses separated by commas.")}
+                ) from None
+        else:
+            try:
+                URLValidator(schemes=["https", "http"])(self.target)
+            except ValidationError:
+                raise ValidationError(
+                    {"target": _("Enter the webhook's full https:// URL.")}
+                ) from None
 
 
 class Notification(models.Model):

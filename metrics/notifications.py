@@ -33,8 +33,12 @@ def notify_channels(followup: FollowUp, kind: str) -> list[Notification]:
         enabled=True,
         **{CHANNEL_EVENTS[kind]: True},
     ).distinct()
+    if not channels:
+        return []
     subject, body = emails.render(
-        kind.replace("_", "-"), {"followup": followup, "url": case_url(followup)}, "en"
+        kind.replace("_", "-"),
+        {"followup": followup, "url": case_url(followup)},
+        settings.LANGUAGE_CODE,
     )
     created = [
         Notification.objects.create(
@@ -69,7 +73,7 @@ def enqueue(notification: Notification) -> None:
         from metrics.tasks import send_notification
 
         try:
-            send_notification.delay(notification.pk)
+            send_notification.apply_async((notification.pk,), retry=False)
         except Exception:
             logger.warning("Could not enqueue notification %s; it stays pending.", notification.pk)
 
@@ -92,10 +96,20 @@ def attempt(notification_id: int) -> float | None:
     )
     if notification is None:
         return None
-    notification.attempts += 1
+    # Claim this attempt: a second copy of the task (the sweeper's, or a redelivery) finds
+    # the count moved on and stops, so a message is not delivered twice at once.
+    tried = notification.attempts
+    if not Notification.objects.filter(pk=notification.pk, attempts=tried).update(
+        attempts=tried + 1
+    ):
+        return None
+    notification.attempts = tried + 1
     try:
         deliver(notification)
-    except TransportError as error:
+    except Exception as error:
+        if not isinstance(error, TransportError):
+            logger.exception("Notification %s could not be delivered.", notification.pk)
+            error = TransportError(f"{type(error).__name__}: {error}", permanent=True)
         notification.last_error = str(error)[:2000]
         pause: float | None = _pause(notification.attempts)
         deadline = notification.created_at + GIVE_UP_AFTER

@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 5 * 366
+# Dates people may ask for; far-off ones would overflow the date arithmetic.
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 # Up to this many days the trend is drawn per week, beyond it per month.
 WEEKLY_UP_TO = 180
 
@@ -57,6 +59,13 @@ class PeriodForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        for name in ("start", "end"):
+            chosen = cleaned.get(name)
+            if chosen and not EARLIEST <= chosen <= LATEST:
+                raise forms.ValidationError(
+                    _("Choose dates between %(earliest)s and %(latest)s."),
+                    params={"earliest": EARLIEST.year, "latest": LATEST.year},
+                )
         end = cleaned.get("end") or timezone.localdate()
         start = cleaned.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:

@@ -64,7 +64,13 @@ def process_stale_responses(*, limit: int = 1000) -> int:
     cutoff = timezone.now() - SWEEP_AFTER
     stale = Response.objects.filter(processed_at__isnull=True, submitted_at__lt=cutoff)
     ids = list(stale.order_by("submitted_at").values_list("pk", flat=True)[:limit])
-    processed = sum(process_response(response_id=pk) for pk in ids)
+    processed = 0
+    for pk in ids:
+        try:
+            processed += process_response(response_id=pk)
+        except Exception:
+            # One response that cannot be processed must not hold up all later ones.
+            logger.exception("Response %s could not be processed; it stays unprocessed.", pk)
     if processed:
         logger.warning("Swept %d responses that were not processed in time.", processed)
     return processed

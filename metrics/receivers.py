@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 @receiver(response_submitted)
 def enqueue_processing(sender: type[Response], response: Response, **kwargs: Any) -> None:
     # The response is committed already; if the broker is down the sweeper finds it
-    # later, so the respondent must not see an error for it.
+    # later, so the respondent must not see an error for it, nor wait for retries.
     try:
-        tasks.process_response.delay(response.pk)
+        tasks.process_response.apply_async((response.pk,), retry=False)
     except Exception:
         logger.warning("Could not enqueue response %s; the sweeper will process it.", response.pk)

@@ -23,6 +23,10 @@ class Headline:
     # How the value reads: "nps" (-100..100), "percent", "mean7" or "mean10".
     unit: str
 
+    @property
+    def small_sample(self) -> bool:
+        return scoring.is_small_sample(self.score.n)
+
 
 def headline(kind: str, counts: Mapping[str, Counts], yes_no: bool = False) -> Headline:
     """The survey's headline score from its answer counts per question role."""

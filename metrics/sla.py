@@ -48,6 +48,9 @@ class SlaRow:
     name: str  # survey name or agent name; empty for unassigned cases and for totals
     opened: int
     contacted_within: int  # first contact at or before the case was due
+    # Cases whose outcome is known: contacted, or due and past. A case still inside its
+    # window has neither met nor missed it, so it does not count against the team yet.
+    decided: int
     median_first_contact: timedelta | None  # None when no case had a first contact yet
     median_resolve: timedelta | None  # None when no case was resolved yet
     open_now: int
@@ -56,10 +59,10 @@ class SlaRow:
 
     @property
     def within_window_percent(self) -> float | None:
-        """Share of the opened cases contacted within the window, in percent (1 decimal)."""
-        if not self.opened:
+        """Share of the decided cases contacted within the window, in percent (1 decimal)."""
+        if not self.decided:
             return None
-        return round(100 * self.contacted_within / self.opened, 1)
+        return round(100 * self.contacted_within / self.decided, 1)
 
     @property
     def first_contact_text(self) -> str:
@@ -153,6 +156,7 @@ def summarise(
         contacted_within=sum(
             1 for c in group if c.first_contact_at is not None and c.first_contact_at <= c.due_at
         ),
+        decided=sum(1 for c in group if c.first_contact_at is not None or c.due_at < now),
         median_first_contact=_median(
             [c.first_contact_at - c.created_at for c in group if c.first_contact_at is not None]
         ),

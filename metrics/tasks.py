@@ -24,7 +24,9 @@ def sweep_responses() -> int:
     return processing.process_stale_responses()
 
 
-@shared_task(soft_time_limit=3 * 60 * 60, time_limit=3 * 60 * 60 + 60)
+# Well inside the broker's visibility timeout, or Redis would hand a running recompute
+# to a second worker.
+@shared_task(soft_time_limit=90 * 60, time_limit=95 * 60)
 def recompute_scores() -> int:
     """The nightly check: rebuild every survey's rollups; returns the cells corrected."""
     return sum(rollups.recompute_rollups(survey=s).cells for s in Survey.objects.order_by("pk"))

@@ -6,12 +6,13 @@ than 408 and 429); anything else is worth another try later.
 
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
 import urllib.error
 import urllib.request
 
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
 
 from metrics import emails
 from metrics.models import AlertChannel, Notification
@@ -33,10 +34,15 @@ def deliver(notification: Notification) -> None:
     elif channel.kind == AlertChannel.Kind.EMAIL:
         _email([a.strip() for a in channel.target.split(",") if a.strip()], notification)
     elif channel.kind == AlertChannel.Kind.SLACK:
-        text = f"*{notification.subject}*\n{notification.body}"
+        text = f"*{_slack_escape(notification.subject)}*\n{_slack_escape(notification.body)}"
         _post(channel.target, json.dumps({"text": text}).encode(), {})
     else:
         _post(channel.target, *_signed(channel, notification))
+
+
+def _slack_escape(text: str) -> str:
+    """Slack reads <...> as links and mentions: a customer's comment must stay text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _email(to: list[str], notification: Notification) -> None:
@@ -46,6 +52,8 @@ def _email(to: list[str], notification: Notification) -> None:
         message.send()
     except smtplib.SMTPRecipientsRefused as error:
         raise TransportError(f"Recipients refused: {error.recipients}", permanent=True) from None
+    except BadHeaderError as error:
+        raise TransportError(f"Bad header: {error}", permanent=True) from None
     except (smtplib.SMTPException, OSError) as error:
         raise TransportError(f"Mail server: {error}") from None
 
@@ -79,10 +87,10 @@ def _signed(channel: AlertChannel, notification: Notification) -> tuple[bytes, d
 def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
     if not url.startswith(("https://", "http://")):
         raise TransportError(f"Not a web address: {url!r}", permanent=True)
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-        url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
-    )
     try:
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+            url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
+        )
         with urllib.request.urlopen(request, timeout=TIMEOUT):  # noqa: S310
             return
     except urllib.error.HTTPError as error:
@@ -90,3 +98,5 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
         raise TransportError(f"HTTP {error.code} from {url}", permanent=permanent) from None
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         raise TransportError(f"Could not reach {url}: {error}") from None
+    except (ValueError, http.client.HTTPException) as error:
+        raise TransportError(f"Not a usable address {url!r}: {error}", permanent=True) from None

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 METADATA_PARAMS = ("touchpoint", "channel", "ref")
 # Query parameters that steer the page and are not stored.
 CONTROL_PARAMS = ("lang", "score")
+# Added to links by email and ad tools; ignored, so such a link still works.
+TRACKING_PARAMS = ("fbclid", "gclid", "mc_cid", "mc_eid")
 METADATA_MAX_LENGTH = 100
 
 
@@ -32,7 +34,11 @@ class LinkParametersForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        unknown = sorted(set(self.data) - set(METADATA_PARAMS) - set(CONTROL_PARAMS))
+        unknown = sorted(
+            name
+            for name in set(self.data) - set(METADATA_PARAMS) - set(CONTROL_PARAMS)
+            if name not in TRACKING_PARAMS and not name.startswith("utm_")
+        )
         if unknown:
             raise forms.ValidationError(
                 _("This link contains information we cannot accept (%(names)s)."),

@@ -84,9 +84,9 @@ def submit_response(
     if not survey.is_live:
         raise SurveyNotLive(survey.slug)
     metadata = dict(metadata or {})
-    customer: Customer | None = invitation.customer if invitation else None
-    if customer is None and metadata.get("ref"):
-        customer = Customer.objects.filter(ref=metadata["ref"]).first()
+    # Only a personal invitation says who answered: anyone can type ?ref= into a public
+    # link, so there it stays metadata and never links a customer.
+    customer = invitation.customer if invitation else None
     now = timezone.now()
     try:
         with transaction.atomic():

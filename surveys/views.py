@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from surveys.forms import LinkParametersForm, ResponseForm
@@ -16,12 +17,16 @@ from surveys.models import Invitation, Language, Survey
 from surveys.services import AlreadyAnswered, SurveyNotLive, submit_response
 
 
+# The link is the credential and the pages set no cookie: a CSRF token would only turn
+# away respondents whose browser refuses cookies.
+@csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def respond(request: HttpRequest, slug: str) -> HttpResponse:
     survey = get_object_or_404(Survey, slug=slug)
     return _respond(request, survey, None, reverse("surveys:thanks", args=[slug]))
 
 
+@csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def respond_invitation(request: HttpRequest, token: str) -> HttpResponse:
     invitation = get_object_or_404(
@@ -34,25 +39,28 @@ def respond_invitation(request: HttpRequest, token: str) -> HttpResponse:
 @require_safe
 def thanks(request: HttpRequest, slug: str) -> HttpResponse:
     survey = get_object_or_404(Survey, slug=slug)
-    return _render(request, survey, "surveys/thanks.html")
+    return _render(request, survey, _language(request, survey, None), "surveys/thanks.html")
 
 
 @require_safe
 def invitation_thanks(request: HttpRequest, token: str) -> HttpResponse:
-    invitation = get_object_or_404(Invitation.objects.select_related("survey"), token=token)
-    return _render(request, invitation.survey, "surveys/thanks.html")
+    invitation = get_object_or_404(
+        Invitation.objects.select_related("survey", "customer"), token=token
+    )
+    language = _language(request, invitation.survey, invitation)
+    return _render(request, invitation.survey, language, "surveys/thanks.html")
 
 
 def _respond(
     request: HttpRequest, survey: Survey, invitation: Invitation | None, thanks_url: str
 ) -> HttpResponse:
-    language = _language(request, survey)
+    language = _language(request, survey, invitation)
     if survey.status == Survey.Status.CLOSED:
-        return _render(request, survey, "surveys/closed.html", status=410)
+        return _render(request, survey, language, "surveys/closed.html", status=410)
     if survey.status == Survey.Status.DRAFT:
-        return _render(request, survey, "surveys/not_open.html", status=404)
+        return _render(request, survey, language, "surveys/not_open.html", status=404)
     if invitation is not None and invitation.responded_at is not None:
-        return _render(request, survey, "surveys/already_answered.html")
+        return _render(request, survey, language, "surveys/already_answered.html")
 
     link = LinkParametersForm(request.GET)
     questions = list(survey.questions.all())
@@ -69,9 +77,9 @@ def _respond(
                         language=language,
                     )
                 except AlreadyAnswered:
-                    return _render(request, survey, "surveys/already_answered.html")
+                    return _render(request, survey, language, "surveys/already_answered.html")
                 except SurveyNotLive:
-                    return _render(request, survey, "surveys/closed.html", status=410)
+                    return _render(request, survey, language, "surveys/closed.html", status=410)
                 return redirect(f"{thanks_url}?lang={language}")
         else:
             form = ResponseForm(
@@ -79,17 +87,17 @@ def _respond(
             )
         link.is_valid()
         context = {"form": form, "link": link}
-        return _render(request, survey, "surveys/respond.html", context)
+        return _render(request, survey, language, "surveys/respond.html", context)
 
 
 def _render(
     request: HttpRequest,
     survey: Survey,
+    language: str,
     template: str,
     context: Mapping[str, object] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    language = _language(request, survey)
     switch = {code: _with_param(request, "lang", code) for code in Language.values}
     with translation.override(language):
         return render(
@@ -100,9 +108,13 @@ def _render(
         )
 
 
-def _language(request: HttpRequest, survey: Survey) -> str:
+def _language(request: HttpRequest, survey: Survey, invitation: Invitation | None) -> str:
+    """The language asked for in the link, else the invited customer's, else the survey's."""
     requested = request.GET.get("lang", "")
-    return requested if requested in Language.values else survey.language
+    if requested in Language.values:
+        return requested
+    customer_language = invitation.customer.language if invitation else ""
+    return customer_language or survey.language
 
 
 def _with_param(request: HttpRequest, name: str, value: str) -> str:
@@ -115,7 +127,7 @@ def _preselected(request: HttpRequest, questions: list) -> dict[str, int]:
     """`?score=N` pre-selects N on the first scale question when N is on its scale."""
     first = next((q for q in questions if q.is_scale), None)
     raw = request.GET.get("score", "")
-    if first is None or not raw.isdigit():
+    if first is None or not (raw.isascii() and raw.isdigit()):
         return {}
     score = int(raw)
     return {f"q{first.position}": score} if score in first.scale_values else {}

@@ -252,3 +252,21 @@ def test_admin_recomputes_and_exports_a_survey(admin_client, nps):
 def test_admin_change_page_links_to_the_dashboard(admin_client, nps):
     html = admin_client.get(reverse("admin:surveys_survey_change", args=[nps.pk])).content.decode()
     assert reverse("metrics:survey", args=[nps.pk]) in html
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"end": "0001-01-10"},
+        {"start": "0001-01-01", "end": "0001-01-03"},
+        {"start": "9999-12-30", "end": "9999-12-31"},
+        {"start": "2026-13-01"},
+    ],
+)
+def test_far_off_or_broken_dates_get_a_message_not_an_error(client, manager, nps, query):
+    client.force_login(manager)
+    for name in ("metrics:overview", "metrics:survey", "metrics:scores", "metrics:sla"):
+        args = [nps.pk] if name in ("metrics:survey", "metrics:scores") else []
+        assert client.get(reverse(name, args=args), query).status_code == 200
+    export = client.get(reverse("metrics:export_csv", args=[nps.pk]), query)
+    assert export.status_code == 400

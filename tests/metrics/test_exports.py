@@ -14,7 +14,7 @@ from metrics.exports import csv_response, export_rows, neutralise, xlsx_response
 from metrics.periods import Period
 from surveys.models import Response, Survey
 from surveys.services import submit_response
-from tests.factories import CustomerFactory, SurveyFactory
+from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +39,13 @@ def _local(day: date, at: time = time(12)) -> datetime:
     return timezone.make_aware(datetime.combine(day, at))
 
 
-def _submit(survey, score, comment="", at=None, language="en", **metadata):
+def _submit(survey, score, comment="", at=None, language="en", customer=None, **metadata):
     questions = {q.role: q for q in survey.questions.all()}
     answers = {questions["nps"]: score, questions["comment"]: comment}
-    response = submit_response(survey=survey, answers=answers, metadata=metadata, language=language)
+    invitation = InvitationFactory(survey=survey, customer=customer) if customer else None
+    response = submit_response(
+        survey=survey, answers=answers, metadata=metadata, language=language, invitation=invitation
+    )
     at = at or _local(PERIOD.start + timedelta(days=9))
     Response.objects.filter(pk=response.pk).update(submitted_at=at)
     return response
@@ -64,12 +67,13 @@ def _xlsx(response) -> list[tuple]:
 
 def test_csv_has_the_header_and_one_row_per_response_with_every_field():
     survey = SurveyFactory(template="nps", name="Customer NPS: Q1 (café)")
-    CustomerFactory(ref="C1", email="ann@example.com", segment="enterprise")
+    customer = CustomerFactory(ref="C1", email="ann@example.com", segment="enterprise")
     with_customer = _submit(
         survey,
         9,
         "Great service, merci à vous",
         at=_local(date(2025, 3, 10), time(9, 30, 15)),
+        customer=customer,
         ref="C1",
         touchpoint="support",
         channel="email",
@@ -260,7 +264,7 @@ def test_queries_do_not_grow_with_the_number_of_responses(export, django_assert_
     customer = CustomerFactory(ref="C9")
     for count in (5, 50):
         while Response.objects.filter(survey=survey).count() < count:
-            _submit(survey, count % 11, "why", ref=customer.ref)
+            _submit(survey, count % 11, "why", customer=customer, ref=customer.ref)
         with django_assert_max_num_queries(3):
             response = export(survey, PERIOD)
             content = b"".join(response.streaming_content)

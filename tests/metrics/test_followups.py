@@ -11,7 +11,7 @@ from metrics import followups
 from metrics.models import AlertChannel, FollowUp, FollowUpNote, FollowUpRule, Notification
 from metrics.processing import process_response
 from surveys.services import submit_response
-from tests.factories import CustomerFactory, SurveyFactory
+from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +22,10 @@ def _answer(survey, value, comment="", customer=None, role=None, language="en"):
     answers = {questions[key]: value, questions["comment"]: comment}
     if survey.kind == "loyalty":
         answers |= {questions["purchase"]: 8, questions["upsell"]: 8}
-    metadata = {"ref": customer.ref} if customer else {}
-    response = submit_response(survey=survey, answers=answers, metadata=metadata, language=language)
+    invitation = InvitationFactory(survey=survey, customer=customer) if customer else None
+    response = submit_response(
+        survey=survey, answers=answers, invitation=invitation, language=language
+    )
     process_response(response_id=response.pk)
     return response
 
@@ -249,3 +251,52 @@ def test_a_resolved_case_cannot_be_started_or_resolved_again(agent):
     followups.log_contact(followup=case, by=agent, kind="phone", text="Called back")
     case.refresh_from_db()
     assert case.status == "resolved"  # a later contact does not reopen it
+
+
+@pytest.mark.parametrize(
+    ("template", "threshold", "valid"),
+    [("nps", 6, True), ("nps", 10, False), ("csat-yes-no", 0, True), ("csat-yes-no", 2, False)],
+)
+def test_a_rule_threshold_must_lie_on_the_key_question_scale(template, threshold, valid):
+    rule = FollowUpRule(survey=SurveyFactory(template=template), threshold=threshold)
+    if valid:
+        rule.full_clean()
+    else:
+        with pytest.raises(ValidationError, match="Choose an answer from"):
+            rule.full_clean()
+
+
+def test_one_response_that_cannot_be_processed_does_not_hold_up_the_rest(monkeypatch):
+    from metrics import processing
+    from surveys.models import Response
+
+    survey = SurveyFactory(template="nps")
+    question = survey.questions.get(role="nps")
+    first, second = (
+        submit_response(survey=survey, answers={question: 9}, language="en") for _ in range(2)
+    )
+    Response.objects.update(submitted_at=timezone.now() - timedelta(minutes=5))
+    real = processing.process_response
+
+    def broken_for_the_first(*, response_id):
+        if response_id == first.pk:
+            raise RuntimeError("a bug")
+        return real(response_id=response_id)
+
+    monkeypatch.setattr(processing, "process_response", broken_for_the_first)
+
+    assert processing.process_stale_responses() == 1
+    assert Response.objects.get(pk=second.pk).processed_at is not None
+    assert Response.objects.get(pk=first.pk).processed_at is None
+
+
+def test_a_double_clicked_reply_is_sent_once(agent):
+    customer = CustomerFactory(email="cy@example.com")
+    case = _answer(SurveyFactory(template="nps"), 1, customer=customer).followup
+
+    first = followups.reply(followup=case, by=agent, subject="Sorry", body="We will call you")
+    second = followups.reply(followup=case, by=agent, subject="Sorry", body="We will call you")
+    other = followups.reply(followup=case, by=agent, subject="Sorry", body="Another text")
+
+    assert first == second != other
+    assert Notification.objects.filter(kind="reply").count() == 2

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from metrics import notifications
@@ -177,3 +178,64 @@ def test_notifications_never_tried_are_enqueued_again(
     notification.refresh_from_db()
     assert notification.status == "sent"
     assert len(receiver.requests) == 1
+
+
+@pytest.mark.parametrize("target", ["http://x:abc/", "http://[::1/"])
+def test_an_unusable_address_fails_at_once_and_says_why(target):
+    channel = AlertChannel.objects.create(name="Broken", kind="webhook", target=target)
+    _, notification = _case(channel)
+
+    assert notifications.attempt(notification.pk) is None
+
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == ("failed", 1)
+    assert "Not a usable address" in notification.last_error
+
+
+def test_a_second_copy_of_the_task_does_not_deliver_again(receiver_factory):
+    receiver = receiver_factory([200, 200])
+    channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=receiver.url)
+    _, notification = _case(channel)
+    stale = Notification.objects.get(pk=notification.pk)  # loaded before the first attempt
+
+    assert notifications.attempt(notification.pk) is None
+    # A copy that loaded the row earlier finds the attempt taken and stops.
+    assert Notification.objects.filter(pk=stale.pk, attempts=stale.attempts).count() == 0
+    assert notifications.attempt(notification.pk) is None
+    assert len(receiver.requests) == 1
+
+
+def test_slack_mentions_and_links_in_a_comment_stay_text(receiver_factory):
+    receiver = receiver_factory([200])
+    channel = AlertChannel.objects.create(name="Slack", kind="slack", target=receiver.url)
+    survey = SurveyFactory(template="nps")
+    nps, comment = survey.questions.order_by("position")
+    response = submit_response(
+        survey=survey, answers={nps: 0, comment: "<!channel> <https://evil|Open>"}, language="en"
+    )
+    process_response(response_id=response.pk)
+
+    notifications.attempt(Notification.objects.get(channel=channel).pk)
+
+    text = json.loads(receiver.requests[0][1])["text"]
+    assert "&lt;!channel&gt; &lt;https://evil|Open&gt;" in text and "<!channel>" not in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "valid"),
+    [
+        ("email", "a@example.com, b@example.com", True),
+        ("email", "a@example.com, not-an-address", False),
+        ("email", " , ", False),
+        ("webhook", "https://hooks.example.com/x", True),
+        ("webhook", "ftp://example.com", False),
+        ("slack", "hooks.slack.com/services/x", False),
+    ],
+)
+def test_channel_addresses_are_checked(kind, target, valid):
+    channel = AlertChannel(name="x", kind=kind, target=target)
+    if valid:
+        channel.full_clean()
+    else:
+        with pytest.raises(ValidationError):
+            channel.full_clean()

@@ -11,7 +11,7 @@ from metrics import followups
 from metrics.models import AlertChannel, FollowUp, FollowUpNote, Notification
 from metrics.processing import process_response
 from surveys.services import submit_response
-from tests.factories import CustomerFactory, SurveyFactory
+from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,9 +29,11 @@ def _case(survey, score=3, comment="Too slow", customer=None, language="en", **m
     """An unhappy answer, submitted and processed as in production: it opens a case."""
     questions = {q.role: q for q in survey.questions.all()}
     answers = {questions[KEY_ROLE[survey.kind]]: score, questions["comment"]: comment}
-    if customer is not None:
-        metadata["ref"] = customer.ref
-    response = submit_response(survey=survey, answers=answers, metadata=metadata, language=language)
+    # Only a personal invitation links a customer to a response.
+    invitation = InvitationFactory(survey=survey, customer=customer) if customer else None
+    response = submit_response(
+        survey=survey, answers=answers, metadata=metadata, language=language, invitation=invitation
+    )
     process_response(response_id=response.pk)
     case = FollowUp.objects.filter(response=response).first()
     assert case is not None, "an unhappy answer opens a case"

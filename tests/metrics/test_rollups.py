@@ -14,15 +14,18 @@ from metrics import processing, rollups, tasks
 from metrics.models import ScoreRollup
 from surveys.models import Response
 from surveys.services import submit_response
-from tests.factories import CustomerFactory, SurveyFactory
+from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _submit(survey, score, comment="", **metadata):
+def _submit(survey, score, comment="", customer=None, **metadata):
     questions = {q.role: q for q in survey.questions.all()}
     answers = {questions["nps"]: score, questions["comment"]: comment}
-    return submit_response(survey=survey, answers=answers, metadata=metadata, language="en")
+    invitation = InvitationFactory(survey=survey, customer=customer) if customer else None
+    return submit_response(
+        survey=survey, answers=answers, metadata=metadata, language="en", invitation=invitation
+    )
 
 
 def _cells(survey, dimension="all"):
@@ -38,8 +41,8 @@ def _assert_no_drift(survey):
 
 def test_processing_counts_each_answer_once_per_dimension():
     survey = SurveyFactory(template="nps")
-    CustomerFactory(ref="C1", segment="enterprise")
-    first = _submit(survey, 9, "Great", touchpoint="support", channel="email", ref="C1")
+    customer = CustomerFactory(ref="C1", segment="enterprise")
+    first = _submit(survey, 9, "Great", customer, touchpoint="support", channel="email")
     second = _submit(survey, 3, touchpoint="delivery")
 
     assert processing.process_response(response_id=first.pk) is True

@@ -100,7 +100,8 @@ def test_submission_saves_answers_metadata_and_thanks(
     assert response.language == "en"
     assert (response.touchpoint, response.channel) == ("support", "email")
     assert response.metadata == {"touchpoint": "support", "channel": "email", "ref": "C123"}
-    assert response.customer.ref == "C123"
+    # Anyone can type a ref into a public link: it is kept, but names no customer.
+    assert response.customer is None
     answers = {a.question.role: (a.value, a.text) for a in response.answers.all()}
     assert answers == {"nps": (3, ""), "comment": (None, "Too slow <script>alert(1)</script>")}
     assert received == [response]
@@ -160,7 +161,7 @@ def test_a_rejected_comment_is_kept_on_the_form(client, nps_survey):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("?utm_source=mail", "Deze link bevat gegevens die we niet kunnen aannemen (utm_source)."),
+        ("?colour=blue", "Deze link bevat gegevens die we niet kunnen aannemen (colour)."),
         ("?ref=" + "x" * 101, "Het gegeven ref in deze link is te lang."),
         ("?touchpoint=" + "x" * 5000, "Het gegeven touchpoint in deze link is te lang."),
     ],
@@ -245,3 +246,37 @@ def test_form_post_runs_a_fixed_small_number_of_queries(client, django_assert_ma
         client.post(reverse("surveys:respond_invitation", args=[invitation.token]), answers)
     assert Response.objects.count() == 2
     assert Answer.objects.count() == 8
+
+
+@pytest.mark.parametrize("score", ["²", "٣", "1e3", "9" * 400])
+def test_odd_score_parameters_preselect_nothing_and_never_fail(client, nps_survey, score):
+    page = client.get(_url(nps_survey, f"?score={score}"))
+    assert page.status_code == 200
+    assert "checked" not in page.content.decode()
+
+
+def test_tracking_parameters_of_email_tools_are_ignored(client, nps_survey):
+    query = "?utm_source=mail&utm_campaign=q4&fbclid=x1&gclid=y2&touchpoint=support"
+    page = client.post(_url(nps_survey, query), {"q1": "9"})
+
+    assert page.status_code == 302
+    assert Response.objects.get().metadata == {"touchpoint": "support"}
+
+
+def test_respondent_pages_set_no_cookie_and_need_none(nps_survey):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    form = strict.get(_url(nps_survey))
+    assert not form.cookies
+    assert strict.post(_url(nps_survey), {"q1": "9"}).status_code == 302
+
+
+def test_an_invitation_speaks_the_customer_language(client):
+    invitation = InvitationFactory(survey__language="en", customer__language="nl")
+    page = client.get(reverse("surveys:respond_invitation", args=[invitation.token]))
+    assert '<html lang="nl">' in page.content.decode()
+    english = client.get(
+        reverse("surveys:respond_invitation", args=[invitation.token]) + "?lang=en"
+    )
+    assert '<html lang="en">' in english.content.decode()
