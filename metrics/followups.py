@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from metrics import emails
 from metrics.models import FollowUp, FollowUpNote, FollowUpRule, Notification
 from metrics.notifications import notify_channels, notify_person
-from metrics.scores import default_threshold, tone
-from surveys.models import Response, Survey
+from metrics.scores import KEY_ROLE, default_threshold, tone
+from surveys.models import Question, Response, Survey
 
 REASONS = {
     "nps": FollowUp.Reason.DETRACTOR,
@@ -38,6 +38,22 @@ def rule_for(survey: Survey, yes_no: bool) -> FollowUpRule:
     # The reverse one-to-one raises an AttributeError subclass when there is no rule.
     rule = getattr(survey, "followup_rule", None)
     return rule or FollowUpRule(survey=survey, threshold=default_threshold(survey.kind, yes_no))
+
+
+# What after_answers needs of each answer, in this order.
+ANSWER_FIELDS = ("question_id", "question__role", "question__scale_max", "value", "text")
+
+
+def after_answers(*, response: Response, answers: Sequence[tuple[Any, ...]]) -> FollowUp | None:
+    """after_answer for a response's answers read as ANSWER_FIELDS rows."""
+    key_role = KEY_ROLE[response.survey.kind]
+    key = next((a for a in answers if a[1] == key_role), None)
+    return after_answer(
+        response=response,
+        key_value=key[3] if key else None,
+        yes_no=key is not None and key[2] == 1,
+        comment=next((a[4] for a in answers if a[1] == Question.Role.COMMENT), ""),
+    )
 
 
 def after_answer(

@@ -8,8 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from metrics import followups, rollups
-from metrics.scores import KEY_ROLE
-from surveys.models import Question, Response
+from surveys.models import Response
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +32,7 @@ def process_response(*, response_id: int) -> bool:
     response = Response.objects.select_related("customer", "survey", "survey__followup_rule").get(
         pk=response_id
     )
-    answers = list(
-        response.answers.values_list(
-            "question_id", "question__role", "question__scale_max", "value", "text"
-        )
-    )
+    answers = list(response.answers.values_list(*followups.ANSWER_FIELDS))
     day = timezone.localdate(response.submitted_at)
     members = rollups.members(response)
     rollups.add(
@@ -48,14 +43,7 @@ def process_response(*, response_id: int) -> bool:
             for dimension, member in members.items()
         )
     )
-    key = KEY_ROLE[response.survey.kind]
-    key_answer = next((a for a in answers if a[1] == key), None)
-    followups.after_answer(
-        response=response,
-        key_value=key_answer[3] if key_answer else None,
-        yes_no=key_answer is not None and key_answer[2] == 1,
-        comment=next((a[4] for a in answers if a[1] == Question.Role.COMMENT), ""),
-    )
+    followups.after_answers(response=response, answers=answers)
     return True
 
 

@@ -35,19 +35,33 @@ def add(cells: Counter[Cell]) -> None:
     _upsert(cells, "{table}.count + EXCLUDED.count")
 
 
+COLUMNS = "survey_id, question_id, day, dimension, member, value, count"
+# On PostgreSQL the rows travel as seven arrays: one short statement, however many
+# rows, instead of a statement with a placeholder per value that psycopg must parse.
+UNNEST = (
+    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::date[], %s::text[], %s::text[], "
+    "%s::smallint[], %s::integer[])"
+)
+
+
 def _upsert(cells: Mapping[Cell, int], new_count: str, batch: int = 5000) -> None:
     table = ScoreRollup._meta.db_table
     rows = [(*cell, count) for cell, count in cells.items()]
+    conflict = (
+        "ON CONFLICT (question_id, dimension, member, day, value) "
+        f"DO UPDATE SET count = {new_count.format(table=table)}"
+    )
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            if rows:
+                columns = [list(column) for column in zip(*rows, strict=True)]
+                cursor.execute(f"INSERT INTO {table} ({COLUMNS}) {UNNEST} {conflict}", columns)
+            return
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
             placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
-                f"INSERT INTO {table} "  # noqa: S608 - names from the model, values as parameters
-                "(survey_id, question_id, day, dimension, member, value, count) "
-                f"VALUES {placeholders} "
-                "ON CONFLICT (question_id, dimension, member, day, value) "
-                f"DO UPDATE SET count = {new_count.format(table=table)}",
+                f"INSERT INTO {table} ({COLUMNS}) VALUES {placeholders} {conflict}",  # noqa: S608
                 [field for row in chunk for field in row],
             )
 

@@ -1,7 +1,10 @@
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from metrics.models import ScoreRollup
 from metrics.rollups import recompute_rollups
@@ -14,6 +17,23 @@ def _run(*args):
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue().strip().splitlines()
+
+
+def _schema():
+    """Constraints, indexes and triggers of the tables the loader works on in bulk."""
+    with connection.cursor() as cursor:
+        found = {
+            (table, name, repr(sorted(details.items())))
+            for table in ("surveys_response", "surveys_answer")
+            for name, details in connection.introspection.get_constraints(cursor, table).items()
+        }
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname, tgenabled FROM pg_trigger "
+                "WHERE tgrelid = 'surveys_answer'::regclass AND NOT tgisinternal"
+            )
+            found |= set(cursor.fetchall())
+    return found
 
 
 def test_seed_demo_loads_live_surveys_with_answers_once():
@@ -29,14 +49,52 @@ def test_seed_demo_loads_live_surveys_with_answers_once():
         r.survey.questions.filter(required=True).count()
         for r in Response.objects.select_related("survey")
     )
+    # Spread over the last year, about 40% with a comment.
+    assert not Response.objects.filter(submitted_at__lt=timezone.now() - timedelta(days=366))
+    assert not Response.objects.filter(submitted_at__gt=timezone.now())
+    assert 0.25 < Answer.objects.filter(value__isnull=True).count() / 300 < 0.55
     # Scores are built at the end, and equal a fresh count.
     assert ScoreRollup.objects.filter(dimension="all").exists()
     assert all(recompute_rollups(survey=s).cells == 0 for s in Survey.objects.all())
     first = Survey.objects.order_by("created_at").first()
     assert first is not None
     assert lines[-1] == f"Demo survey: http://localhost:8000/s/{first.slug}/"
+    assert "300/300 responses" in "\n".join(lines)
 
     again = _run("seed_demo", "--responses", "300")
     assert Response.objects.count() == 300
     assert "not loaded" in again[0]
     assert again[-1] == f"A live survey: http://localhost:8000/s/{first.slug}/"
+
+
+def test_seed_demo_leaves_keys_indexes_and_the_scale_rule_in_place():
+    schema = _schema()
+    _run("seed_demo", "--responses", "50", "--customers", "5")
+
+    assert _schema() == schema
+    answer = Answer.objects.filter(value__isnull=False).first()
+    assert answer is not None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Answer.objects.filter(pk=answer.pk).update(value=99)
+
+
+def test_seed_demo_opens_cases_for_recent_unhappy_answers_and_a_support_login():
+    from django.contrib.auth import get_user_model
+
+    from metrics.models import AlertChannel, FollowUp
+    from metrics.scores import default_threshold
+
+    lines = _run("seed_demo", "--responses", "3000", "--customers", "50")
+
+    cases = FollowUp.objects.select_related("response", "survey")
+    assert 0 < cases.count() <= 12
+    recent = timezone.now() - timedelta(days=3)
+    assert all(case.response.submitted_at >= recent for case in cases)
+    assert all(case.score <= default_threshold(case.survey.kind) for case in cases)
+    overdue = cases.filter(due_at__lt=timezone.now())
+    assert all(case.escalated_at is not None for case in overdue)
+    assert AlertChannel.objects.filter(kind="email", enabled=True).exists()
+    password = next(line for line in lines if line.startswith("Support agent login"))
+    agent = get_user_model().objects.get(username="agent")
+    assert agent.check_password(password.split(" / ")[1])
+    assert agent.groups.filter(name="Support agents").exists() and not agent.is_staff

@@ -1,0 +1,243 @@
+"""How soon a detractor's answer becomes a follow-up case, with one Celery worker on Redis.
+
+Posts detractor answers (NPS 3) to a survey's public form, one at a time, with Django's
+test client in this process, and polls the database every 2 ms for each answer's FollowUp
+row. The worker is the Procfile's (prefork, concurrency 2), started by this script.
+
+It empties the surveys and metrics tables and flushes its Redis database, so it refuses a
+database whose name lacks "latency" and Redis databases 14 (bench/_common.py's, which the
+other benchmarks flush) and 15 (the tests'). It does not use bench/_common.py, which
+requires a database named "bench" and pins Redis database 14:
+
+    createdb -h 127.0.0.1 -U postgres loyalty_latency
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_latency \\
+    REDIS_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/followup_latency.py
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import django
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSWERS = 200
+WARM_UP = 10
+TARGET_P99 = 2.0  # seconds
+POLL = 0.002  # seconds between two looks at the database or Redis
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+_database, _redis = urlsplit(DATABASE_URL), urlsplit(REDIS_URL)
+if _database.scheme not in ("postgres", "postgresql") or "latency" not in _database.path:
+    sys.exit(
+        'Set DATABASE_URL to a PostgreSQL database whose name contains "latency" (its '
+        "surveys and metrics tables are emptied), e.g.\n"
+        "  createdb -h 127.0.0.1 -U postgres loyalty_latency\n"
+        "  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_latency"
+    )
+if _redis.scheme != "redis" or _redis.path.strip("/") in ("", "0", "14", "15"):
+    sys.exit(
+        "Set REDIS_URL to a Redis database of its own (it is flushed; not 0, 14 or 15), "
+        "e.g. export REDIS_URL=redis://127.0.0.1:6379/13"
+    )
+# As in production (DEBUG off: no query log, HTTPS redirect on, so the client posts as
+# HTTPS), with the test client's host allowed. The worker inherits the same environment.
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "loyaltysite.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "benchmarks-only",
+        "ALLOWED_HOSTS": "testserver",
+        "LOG_LEVEL": "WARNING",
+    }
+)
+sys.path.insert(0, str(ROOT))
+# WhiteNoise with DEBUG off looks for collected static files, which the form does not need.
+warnings.filterwarnings("ignore", message="No directory at")
+django.setup()
+
+import redis  # noqa: E402 - after django.setup()
+from django.apps import apps  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from loyaltysite.celery import app  # noqa: E402
+from metrics import processing, tasks  # noqa: E402
+from metrics.models import FollowUp  # noqa: E402
+from surveys.models import Response, Survey  # noqa: E402
+from surveys.services import create_survey  # noqa: E402
+
+QUEUE = "celery"  # the Redis list of the default queue
+UNACKED = "unacked"  # kombu's hash of delivered messages not yet acknowledged
+
+
+def prepare() -> Survey:
+    call_command("migrate", verbosity=0)
+    tables = [
+        model._meta.db_table
+        for label in ("surveys", "metrics")
+        for model in apps.get_app_config(label).get_models()
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    survey = Survey(name="Latency", company="Acme", language="en", status=Survey.Status.LIVE)
+    return create_survey(survey=survey, template="nps")
+
+
+def start_worker() -> subprocess.Popen:
+    """The Procfile's worker, on REDIS_URL and DATABASE_URL; returned once it answers."""
+    command = [sys.executable, "-m", "celery", "-A", "loyaltysite", "worker"]
+    worker = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [*command, "--loglevel=WARNING", "--concurrency=2"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,  # its banner; warnings and errors go to stderr
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            stop_worker(worker)
+            sys.exit("The Celery worker did not start.")
+    return worker
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(timeout=10)
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            sys.exit(f"Gave up after {seconds} s waiting for {what}.")
+        time.sleep(POLL)
+
+
+def followup_latency(client: Client, url: str) -> tuple[float, float]:
+    """(POST to FollowUp row, the POST alone) for one detractor answer, in seconds."""
+    cases = FollowUp.objects.count()
+    started = time.perf_counter()
+    page = client.post(url, {"q1": "3"}, secure=True)
+    posted = time.perf_counter()
+    if page.status_code != 302:
+        sys.exit(f"The form answered {page.status_code}, not 302.")
+    wait_for(lambda: FollowUp.objects.count() > cases, "a follow-up")
+    return time.perf_counter() - started, posted - started
+
+
+def noop_round_trip(broker: redis.Redis, processed: int) -> tuple[float, float]:
+    """(publish to acknowledgement, the publish alone) of a task that finds nothing to do.
+
+    process_response for a response already processed: the worker's claim (one UPDATE)
+    matches no row. There is no result backend, so the end is seen in Redis: tasks are
+    acknowledged late, after they return, so the message leaves kombu's unacked hash then.
+    It must be seen there first, or a look just between the worker's BRPOP and its
+    bookkeeping would pass for the end.
+    """
+
+    def state() -> tuple[int, int]:
+        queued, unacked = broker.pipeline().llen(QUEUE).hlen(UNACKED).execute()
+        return queued, unacked
+
+    seen = False
+
+    def acknowledged() -> bool:
+        nonlocal seen
+        queued, unacked = state()
+        seen = seen or unacked > 0
+        return seen and not queued and not unacked
+
+    started = time.perf_counter()
+    tasks.process_response.delay(processed)
+    published = time.perf_counter()
+    wait_for(acknowledged, "the no-op task's acknowledgement")
+    return time.perf_counter() - started, published - started
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f} ms"
+
+
+def main() -> None:
+    survey = prepare()
+    url = reverse("surveys:respond", args=[survey.slug])
+    broker = redis.Redis.from_url(REDIS_URL)
+    client = Client()
+    worker = start_worker()
+    try:
+        for _ in range(WARM_UP):
+            followup_latency(client, url)
+        processed = Response.objects.filter(processed_at__isnull=False).values_list("pk")[0][0]
+        for _ in range(WARM_UP):
+            noop_round_trip(broker, processed)
+        latencies, posts, round_trips, publishes = [], [], [], []
+        for _ in range(ANSWERS):  # interleaved, so both see the same conditions
+            latency, post = followup_latency(client, url)
+            latencies.append(latency)
+            posts.append(post)
+            round_trip, publish = noop_round_trip(broker, processed)
+            round_trips.append(round_trip)
+            publishes.append(publish)
+        claims = []
+        for _ in range(ANSWERS):
+            started = time.perf_counter()
+            processing.process_response(response_id=processed)
+            claims.append(time.perf_counter() - started)
+    finally:
+        stop_worker(worker)
+
+    cases = FollowUp.objects.filter(survey=survey).count()
+    unprocessed = Response.objects.filter(processed_at__isnull=True).count()
+    print(f"{ANSWERS} detractor answers (after {WARM_UP} to warm up), one at a time, one worker")
+    print(f"(check: {cases} follow-ups for {ANSWERS + WARM_UP} answers, {unprocessed} unprocessed)")
+    print(
+        f"POST to FollowUp row: p50 {ms(statistics.median(latencies))}, "
+        f"p99 {ms(p99(latencies))}, max {ms(max(latencies))}"
+    )
+    print(f"  of which the POST itself (incl. publishing): p50 {ms(statistics.median(posts))}")
+    print(
+        f"bare Celery round trip of a no-op task: p50 {ms(statistics.median(round_trips))}, "
+        f"p99 {ms(p99(round_trips))}"
+    )
+    print(
+        "  (metrics.tasks.process_response for an already processed response, whose claim\n"
+        "   matches nothing; timed from .delay() until Redis no longer holds the message:\n"
+        "   with acks_late that is after the task returned. No result backend is configured,\n"
+        "   and the app's tasks cannot be added to, so this is the closest no-op there is.)"
+    )
+    print(
+        f"  of which publishing: p50 {ms(statistics.median(publishes))}; the claim alone, "
+        f"in this process: p50 {ms(statistics.median(claims))}"
+    )
+    ratio50 = statistics.median(latencies) / statistics.median(round_trips)
+    ratio99 = p99(latencies) / p99(round_trips)
+    print(f"ratio to the no-op round trip: p50 {ratio50:.1f}x, p99 {ratio99:.1f}x")
+    within = p99(latencies) <= TARGET_P99
+    print(
+        f"p99 {ms(p99(latencies))} is {'within' if within else 'NOT within'} "
+        f"{TARGET_P99:g} s -> {'MET' if within else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
