@@ -112,9 +112,12 @@ def _reset_broker_connections(app) -> None:
 
     Celery caches a kombu connection pool (app.pool, made from broker_url on first use)
     and a producer pool over it (app.amqp.producer_pool); both keep the old URL otherwise.
+    Both come from kombu's process-wide registry, which must be emptied too: a closed
+    pool left there would be handed to the next test that publishes to the same URL.
     """
-    if app._pool is not None:
-        app._pool.force_close_all()
+    from kombu import pools
+
+    pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
 
