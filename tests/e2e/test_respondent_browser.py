@@ -4,7 +4,6 @@ Runs Debian's chromium through Playwright against pytest-django's live server.
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -23,8 +22,6 @@ PHONE = {
 QUESTION_NL = "Hoe waarschijnlijk is het dat u Acme zou aanbevelen aan een vriend of collega?"
 QUESTION_EN = "How likely is it that you would recommend Acme to a friend or colleague?"
 COMMENT_NL = "Wat is de belangrijkste reden voor uw score?"
-# Phone screenshots for a person to look at after a run, kept outside the repository.
-SCREENSHOTS = Path("/tmp")  # noqa: S108
 
 
 @pytest.fixture
@@ -71,13 +68,14 @@ def _tab_to(page: Page, target: Locator, max_presses: int = 10) -> None:
     raise AssertionError(f"{target} not reached with {max_presses} presses of Tab")
 
 
-def test_tapping_a_score_and_sending_saves_the_response(page, live_server, survey):
+def test_tapping_a_score_and_sending_saves_the_response(page, live_server, survey, tmp_path):
+    # Phone screenshots for a person to look at after a run (pytest keeps the last runs').
     _open(page, live_server, survey)
     expect(page.locator("html")).to_have_attribute("lang", "nl")
     expect(page.get_by_role("group", name=QUESTION_NL)).to_be_visible()
     expect(page.get_by_text("0 = Helemaal niet waarschijnlijk")).to_be_visible()
     expect(page.get_by_text("10 = Zeer waarschijnlijk")).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "e2e-form.png", full_page=True)
+    page.screenshot(path=tmp_path / "e2e-form.png", full_page=True)
     # Eleven thumb-sized buttons (at least 44 by 44 CSS pixels) in two rows on a phone.
     boxes = [_label(page, value).bounding_box() for value in range(11)]
     assert all(box and box["width"] >= 44 and box["height"] >= 44 for box in boxes), boxes
@@ -89,7 +87,7 @@ def test_tapping_a_score_and_sending_saves_the_response(page, live_server, surve
     page.get_by_role("button", name="Verstuur").tap()
 
     expect(page.get_by_role("heading", name="Bedankt!")).to_be_visible()
-    page.screenshot(path=SCREENSHOTS / "e2e-thanks.png", full_page=True)
+    page.screenshot(path=tmp_path / "e2e-thanks.png", full_page=True)
     response = Response.objects.get(survey=survey)
     assert response.language == "nl"
     assert _answers(response) == {"nps": 3, "comment": "Snelle levering"}
