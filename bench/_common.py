@@ -65,7 +65,7 @@ def seed(template: str, name: str, responses: int, rng: random.Random) -> Survey
     (survey,) = seed_demo.create_demo_surveys(rng, [(template, name, "en")])
     started = time.perf_counter()
     seed_demo.load_responses(rng, [survey], customers, responses, progress=lambda _: None)
-    recompute_rollups(survey=survey)
+    recompute_rollups(surveys=[survey])
     with connection.cursor() as cursor:  # what autovacuum does within a minute or so
         cursor.execute("ANALYZE metrics_scorerollup")
     print(f"  seeded {name!r}: {responses:,} responses in {time.perf_counter() - started:.1f} s")

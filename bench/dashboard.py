@@ -74,8 +74,8 @@ def reads(survey: Survey, period: Period) -> float:
 
 def recompute(survey: Survey) -> None:
     """The nightly recompute against the bare GROUP BY queries it needs."""
-    full = median_time(lambda: recompute_rollups(survey=survey), runs=3)
-    bare = median_time(lambda: [fresh_counts(survey, d) for d in Dimension.values], runs=3)
+    full = median_time(lambda: recompute_rollups(surveys=[survey]), runs=3)
+    bare = median_time(lambda: [fresh_counts([survey], d) for d in Dimension.values], runs=3)
     print(f"recompute_rollups, median of 3: {full:.2f} s; its GROUP BYs alone: {bare:.2f} s")
     verdict("ratio recompute/GROUP BYs", full / bare, 2, at_most=True)
 

@@ -52,7 +52,7 @@ class SurveyWithScoresAdmin(SurveyAdmin):
     @admin.action(description=_("Recompute the scores of the selected surveys"))
     def recompute_scores(self, request: HttpRequest, queryset: QuerySet[Survey]) -> None:
         for survey in queryset:
-            drift = recompute_rollups(survey=survey)
+            drift = recompute_rollups(surveys=[survey])
             if drift:
                 self.message_user(
                     request,

@@ -2,7 +2,7 @@
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -84,27 +84,30 @@ class Drift:
         return self.cells > 0
 
 
-def fresh_counts(survey: Survey, dimension: str) -> Counter[Cell]:
-    """The rollup cells of one dimension, counted from the raw answers with GROUP BY."""
+def fresh_counts(surveys: Sequence[Survey], dimension: str) -> Counter[Cell]:
+    """The rollup cells of one dimension, counted from the raw answers with GROUP BY.
+
+    One query for all the surveys: each scans the answers once, whatever their number.
+    """
     answers = Answer.objects.filter(
-        response__survey=survey, response__processed_at__isnull=False, value__isnull=False
+        response__survey__in=surveys, response__processed_at__isnull=False, value__isnull=False
     )
     grouped = (
         answers.annotate(
             day=TruncDate("response__submitted_at"), member=MEMBER_EXPRESSIONS[dimension]
         )
-        .values_list("question_id", "day", "member", "value")
+        .values_list("response__survey_id", "question_id", "day", "member", "value")
         .annotate(count=Count("pk"))
         .order_by()
     )
-    return Counter(
-        {(survey.pk, q, day, dimension, member, v): n for q, day, member, v, n in grouped}
-    )
+    return Counter({(s, q, day, dimension, m, v): n for s, q, day, m, v, n in grouped})
 
 
 @transaction.atomic
-def recompute_rollups(*, survey: Survey, progress: Callable[[str], None] | None = None) -> Drift:
-    """Rebuild a survey's rollups from its processed answers; returns what was corrected.
+def recompute_rollups(
+    *, surveys: Sequence[Survey], progress: Callable[[str], None] | None = None
+) -> Drift:
+    """Rebuild surveys' rollups from their processed answers; returns what was corrected.
 
     Only differing cells are written, so a survey without drift costs little more than
     its GROUP BY queries.
@@ -116,15 +119,13 @@ def recompute_rollups(*, survey: Survey, progress: Callable[[str], None] | None 
             cursor.execute(f"LOCK TABLE {ScoreRollup._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
     fresh: Counter[Cell] = Counter()
     for step, dimension in enumerate(Dimension.values, start=1):
-        fresh.update(fresh_counts(survey, dimension))
+        fresh.update(fresh_counts(surveys, dimension))
         if progress:
-            progress(f"{survey.name}: counted {dimension} ({step}/{len(Dimension.values)})")
-    stored = {
-        (survey.pk, q, day, dim, member, v): (pk, n)
-        for pk, q, day, dim, member, v, n in ScoreRollup.objects.filter(survey=survey).values_list(
-            "pk", "question_id", "day", "dimension", "member", "value", "count"
-        )
-    }
+            progress(f"counted {dimension} ({step}/{len(Dimension.values)})")
+    rows = ScoreRollup.objects.filter(survey__in=surveys).values_list(
+        "pk", "survey_id", "question_id", "day", "dimension", "member", "value", "count"
+    )
+    stored = {(s, q, day, dim, m, v): (pk, n) for pk, s, q, day, dim, m, v, n in rows}
     wrong = {cell: n for cell, n in fresh.items() if stored.get(cell, (None, 0))[1] != n}
     extra = {cell: stored_n for cell, (_, stored_n) in stored.items() if cell not in fresh}
     _upsert(wrong, "EXCLUDED.count")

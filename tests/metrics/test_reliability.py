@@ -202,7 +202,7 @@ def test_redis_down_while_responses_arrive_loses_no_follow_up(
             what="every response processed",
         )
     _assert_one_followup_per_detractor(survey, detractors)
-    assert recompute_rollups(survey=survey).cells == 0
+    assert recompute_rollups(surveys=[survey]).cells == 0
 
 
 def _pool_children(pid: int) -> list[int]:
@@ -361,4 +361,4 @@ def test_a_worker_killed_while_processing_loses_and_duplicates_no_follow_up(
         )
         _assert_one_followup_per_detractor(survey, detractors)
     assert len(detractors) == 67
-    assert recompute_rollups(survey=survey).cells == 0
+    assert recompute_rollups(surveys=[survey]).cells == 0

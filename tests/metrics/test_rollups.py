@@ -36,7 +36,7 @@ def _cells(survey, dimension="all"):
 
 
 def _assert_no_drift(survey):
-    assert rollups.recompute_rollups(survey=survey).cells == 0
+    assert rollups.recompute_rollups(surveys=[survey]).cells == 0
 
 
 def test_processing_counts_each_answer_once_per_dimension():
@@ -95,7 +95,7 @@ def test_recompute_corrects_drift_and_says_so():
         count=2,
     )
 
-    drift = rollups.recompute_rollups(survey=survey)
+    drift = rollups.recompute_rollups(surveys=[survey])
 
     assert (drift.cells, drift.answers) == (3, 3 + 1 + 2)
     assert _cells(survey) == {("", 10): 2, ("", 2): 1}

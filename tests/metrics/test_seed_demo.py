@@ -55,7 +55,7 @@ def test_seed_demo_loads_live_surveys_with_answers_once():
     assert 0.25 < Answer.objects.filter(value__isnull=True).count() / 300 < 0.55
     # Scores are built at the end, and equal a fresh count.
     assert ScoreRollup.objects.filter(dimension="all").exists()
-    assert all(recompute_rollups(survey=s).cells == 0 for s in Survey.objects.all())
+    assert all(recompute_rollups(surveys=[s]).cells == 0 for s in Survey.objects.all())
     first = Survey.objects.order_by("created_at").first()
     assert first is not None
     assert lines[-1] == f"Demo survey: http://localhost:8000/s/{first.slug}/"

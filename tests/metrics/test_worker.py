@@ -31,4 +31,4 @@ def test_an_answer_on_the_public_form_moves_the_score(client, celery_worker):
     _wait_until(lambda: not Response.objects.filter(processed_at__isnull=True).exists())
     headline = dashboard.all_time(survey)
     assert (headline.score.value, headline.score.n) == (pytest.approx(100 / 3), 3)
-    assert recompute_rollups(survey=survey).cells == 0
+    assert recompute_rollups(surveys=[survey]).cells == 0

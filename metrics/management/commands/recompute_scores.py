@@ -22,7 +22,7 @@ class Command(BaseCommand):
         corrected = 0
         for number, survey in enumerate(surveys, start=1):
             drift = recompute_rollups(
-                survey=survey, progress=lambda line: self.stdout.write(f"  {line}")
+                surveys=[survey], progress=lambda line: self.stdout.write(f"  {line}")
             )
             corrected += drift.cells
             verdict = (

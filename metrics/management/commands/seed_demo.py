@@ -99,9 +99,9 @@ class Command(BaseCommand):
             customers = create_customers(rng, options["customers"])
             surveys = create_demo_surveys(rng)
             count = load_responses(rng, surveys, customers, options["responses"], self.stdout.write)
-            for survey in surveys:
-                self.stdout.write(f"  scores: {survey.name}")
-                recompute_rollups(survey=survey)
+            recompute_rollups(
+                surveys=surveys, progress=lambda line: self.stdout.write(f"  scores: {line}")
+            )
             cases = open_demo_cases()
             password = create_demo_support()
         self.stdout.write(f"Loaded {len(surveys)} live surveys and {count} responses.")
