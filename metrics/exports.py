@@ -97,7 +97,7 @@ def _rows(
             response.channel,
             customer.ref if customer else "",
             customer.email if customer else "",
-            customer.segment if customer else "",
+            response.segment,
             *(_cell(answers.get(question.pk)) for question in questions),
             json.dumps(
                 response.metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False

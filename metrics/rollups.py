@@ -9,7 +9,7 @@ from datetime import date
 from django.db import connection, transaction
 from django.db.models import Count, F, Value
 from django.db.models.expressions import Combinable
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import TruncDate
 
 from metrics.models import ScoreRollup
 from surveys.models import Answer, Response, Survey
@@ -24,7 +24,7 @@ Cell = tuple[int, int, date, str, str, int]
 # `members` says the same for one response in Python.
 MEMBER_EXPRESSIONS: dict[str, Combinable] = {
     Dimension.ALL: Value(""),
-    Dimension.SEGMENT: Coalesce(F("response__customer__segment"), Value("")),
+    Dimension.SEGMENT: F("response__segment"),
     Dimension.TOUCHPOINT: F("response__touchpoint"),
     Dimension.CHANNEL: F("response__channel"),
 }
@@ -69,7 +69,7 @@ def _upsert(cells: Mapping[Cell, int], new_count: str, batch: int = 5000) -> Non
 def members(response: Response) -> dict[str, str]:
     return {
         Dimension.ALL: "",
-        Dimension.SEGMENT: response.customer.segment if response.customer else "",
+        Dimension.SEGMENT: response.segment,
         Dimension.TOUCHPOINT: response.touchpoint,
         Dimension.CHANNEL: response.channel,
     }

@@ -259,6 +259,9 @@ class Response(models.Model):
     language = models.CharField(_("language"), max_length=2, choices=Language.choices)
     touchpoint = models.CharField(_("touchpoint"), max_length=100, blank=True)
     channel = models.CharField(_("channel"), max_length=100, blank=True)
+    # The customer's segment when they answered: scores by segment keep their history
+    # when a customer moves to another segment.
+    segment = models.CharField(_("segment"), max_length=100, blank=True)
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 

@@ -98,6 +98,7 @@ def submit_response(
                 language=language,
                 touchpoint=metadata.get("touchpoint") or survey.touchpoint,
                 channel=metadata.get("channel") or ("invitation" if invitation else "link"),
+                segment=customer.segment if customer else "",
                 metadata=metadata,
             )
     except IntegrityError:

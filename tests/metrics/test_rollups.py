@@ -199,3 +199,15 @@ def test_two_workers_racing_on_one_response_count_it_once():
     assert results.count(True) == 20 and results.count(False) == 20
     assert sum(_cells(survey).values()) == 20
     _assert_no_drift(survey)
+
+
+def test_segment_counts_keep_their_history_when_a_customer_moves():
+    survey = SurveyFactory(template="nps")
+    customer = CustomerFactory(ref="C7", segment="consumer")
+    processing.process_response(response_id=_submit(survey, 10, customer=customer).pk)
+
+    customer.segment = "enterprise"
+    customer.save()
+
+    _assert_no_drift(survey)
+    assert _cells(survey, "segment") == {("consumer", 10): 1}

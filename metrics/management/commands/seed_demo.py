@@ -55,7 +55,7 @@ MOODS, MOOD_WEIGHTS, COMMENT_SHARE = ["low", "mid", "high"], [2, 3, 5], 0.4
 ANSWER_SETS = 2000
 YEAR = 365 * 86400
 RESPONSE_COLUMNS = ["id", "survey_id", "customer_id", "submitted_at", "language"]
-RESPONSE_COLUMNS += ["touchpoint", "channel", "metadata", "processed_at"]
+RESPONSE_COLUMNS += ["touchpoint", "channel", "segment", "metadata", "processed_at"]
 ANSWER_COLUMNS = ["response_id", "question_id", "value", "text"]
 # (drop, restore) statements for the foreign keys and plain indexes of the loaded tables,
 # and the answer-scale trigger of surveys migration 0002 (its rule checked in one query).
@@ -158,7 +158,7 @@ def load_responses(
     if count <= 0:
         return 0
     plans = [(s.pk, s.language, _answer_sets(rng, s)) for s in surveys]
-    people = [(c.pk, c.language, json.dumps({"ref": c.ref})) for c in customers]
+    people = [(c.pk, c.language, c.segment, json.dumps({"ref": c.ref})) for c in customers]
     with transaction.atomic(), _bulk_load(), ThreadPoolExecutor(max_workers=1) as maker:
         ids = _reserve_ids(count)
         make = partial(_rows, rng, plans, people, ids, timezone.now())
@@ -217,10 +217,12 @@ def _rows(
         strict=True,
     )
     responses, answers = [], []
-    for pk, age, (survey, default, sets), (customer, language, meta), where, via, pick in picks:
+    for pk, age, (survey, default, sets), person, where, via, pick in picks:
+        customer, language, segment, meta = person
         language = language or default
         submitted = now - timedelta(seconds=age)
-        responses.append((pk, survey, customer, submitted, language, where, via, meta, now))
+        row = (pk, survey, customer, submitted, language, where, via, segment, meta, now)
+        responses.append(row)
         answers += [(pk, *answer) for answer in sets[language][pick]]
     return responses, answers
 
