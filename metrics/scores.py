@@ -22,6 +22,9 @@ class Headline:
     groups: Groups | None
     # How the value reads: "nps" (-100..100), "percent", "mean7" or "mean10".
     unit: str
+    # Further scores of the same answers, by name: net CES and % agree for CES, the
+    # three question means for the loyalty ratio.
+    details: tuple[tuple[str, "Headline"], ...] = ()
 
     @property
     def small_sample(self) -> bool:
@@ -39,11 +42,18 @@ def headline(kind: str, counts: Mapping[str, Counts], yes_no: bool = False) -> H
         return Headline(score, None, scoring.csat_groups(key, yes_no=yes_no), "percent")
     if kind == "ces":
         score = scoring.ces_mean(key)
-        return Headline(score, scoring.ces_band(score.value), scoring.ces_groups(key), "mean7")
-    score = scoring.loyalty_ratio(
-        counts.get("purchase", {}), counts.get("upsell", {}), counts.get("recommend", {})
+        details = (
+            ("net", Headline(scoring.ces_net(key), None, None, "nps")),
+            ("agree", Headline(scoring.ces_agree(key), None, None, "percent")),
+        )
+        band = scoring.ces_band(score.value)
+        return Headline(score, band, scoring.ces_groups(key), "mean7", details)
+    parts = [counts.get(role, {}) for role in ("purchase", "upsell", "recommend")]
+    details = tuple(
+        (role, Headline(scoring.mean(part, scoring.LOYALTY_SCALE), None, None, "mean10"))
+        for role, part in zip(("purchase", "upsell", "recommend"), parts, strict=True)
     )
-    return Headline(score, None, None, "mean10")
+    return Headline(scoring.loyalty_ratio(*parts), None, None, "mean10", details)
 
 
 def default_threshold(kind: str, yes_no: bool = False) -> int:

@@ -270,3 +270,27 @@ def test_far_off_or_broken_dates_get_a_message_not_an_error(client, manager, nps
         assert client.get(reverse(name, args=args), query).status_code == 200
     export = client.get(reverse("metrics:export_csv", args=[nps.pk]), query)
     assert export.status_code == 400
+
+
+def test_ces_page_shows_net_effort_and_agreement(client, manager):
+    survey = SurveyFactory(template="ces", name="Returns")
+    for value in (7, 6, 5, 4, 2):  # agree 3, disagree 1 of 5: net +40, agree 60%
+        _answer(survey, value)
+    client.force_login(manager)
+
+    html = client.get(reverse("metrics:survey", args=[survey.pk])).content.decode()
+
+    assert "Net effort score" in html and "+40" in html
+    assert "Agree it was easy" in html and "60%" in html
+
+
+def test_loyalty_page_shows_the_three_question_means(client, manager):
+    survey = SurveyFactory(template="loyalty", name="Loyalty")
+    _answer(survey, 4)  # the helper answers purchase 4, upsell 4, recommend 4
+    _answer(survey, 10)
+    client.force_login(manager)
+
+    html = client.get(reverse("metrics:survey", args=[survey.pk])).content.decode()
+
+    assert "Buy again" in html and "Try other products" in html and "Recommend" in html
+    assert html.count(">7.0<") >= 4  # the three means, and the ratio in the trend table
