@@ -128,15 +128,28 @@ def _facet_options(request: HttpRequest, now: datetime) -> dict[str, dict[str, t
     }
 
 
+def _search(words: str) -> Q:
+    """Cases of a customer found by name, email or reference, as when one calls in."""
+    if not words:
+        return Q()
+    return (
+        Q(response__customer__name__icontains=words)
+        | Q(response__customer__email__icontains=words)
+        | Q(response__customer__ref__iexact=words)
+    )
+
+
 def _all(conditions: list[Q]) -> Q:
     return reduce(operator.and_, conditions, Q())
 
 
-def _facets(options: dict[str, dict[str, tuple[str, Q]]], chosen: dict[str, str]) -> list[Facet]:
+def _facets(
+    options: dict[str, dict[str, tuple[str, Q]]], chosen: dict[str, str], search: Q
+) -> list[Facet]:
     """Each option's count with the other facets' choices kept: one aggregate query."""
     counts: dict[str, Count] = {}
     for name, values in options.items():
-        others = _all([options[o][chosen[o]][1] for o in options if o != name])
+        others = search & _all([options[o][chosen[o]][1] for o in options if o != name])
         for i, (_label, condition) in enumerate(values.values()):
             counts[f"{name}_{i}"] = Count("pk", filter=others & condition)
     totals = FollowUp.objects.order_by().aggregate(**counts)
@@ -161,16 +174,23 @@ def queue(request: HttpRequest) -> HttpResponse:
     # An unknown value (a survey without cases, a typo) falls back to the default.
     chosen = {name: request.GET.get(name, "") for name in options}
     chosen = {name: value if value in options[name] else "" for name, value in chosen.items()}
+    words = request.GET.get("q", "").strip()[:100]
+    search = _search(words)
     cases = (
-        FollowUp.objects.filter(_all([options[name][value][1] for name, value in chosen.items()]))
+        FollowUp.objects.filter(
+            search, *[options[name][value][1] for name, value in chosen.items()]
+        )
         .select_related("survey", "assignee", "response__customer")
         .order_by("due_at", "pk")
     )
     page = Paginator(cases, PER_PAGE).get_page(request.GET.get("page"))
     context = {
-        "facets": _facets(options, chosen),
-        "filtered": any(chosen.values()),
-        "filter_query": urlencode({name: value for name, value in chosen.items() if value}),
+        "facets": _facets(options, chosen, search),
+        "search": words,
+        "filtered": any(chosen.values()) or bool(words),
+        "filter_query": urlencode(
+            {name: value for name, value in {**chosen, "q": words}.items() if value}
+        ),
         "page": page,
         "page_numbers": page.paginator.get_elided_page_range(page.number),
         "rows": [Row(case, due(case, now)) for case in page],

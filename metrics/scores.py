@@ -42,7 +42,7 @@ def headline(kind: str, counts: Mapping[str, Counts], yes_no: bool = False) -> H
         return Headline(score, None, scoring.csat_groups(key, yes_no=yes_no), "percent")
     if kind == "ces":
         score = scoring.ces_mean(key)
-        details = (
+        details: tuple[tuple[str, Headline], ...] = (
             ("net", Headline(scoring.ces_net(key), None, None, "nps")),
             ("agree", Headline(scoring.ces_agree(key), None, None, "percent")),
         )

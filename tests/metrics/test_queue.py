@@ -672,3 +672,19 @@ def test_case_page_runs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(len(small.captured_queries)):
         page = client.get(url)
     assert page.status_code == 200
+
+
+def test_a_customer_who_calls_in_is_found_by_name_email_or_reference(client, agent, nps):
+    ann = CustomerFactory(name="Ann Jansen", email="ann@example.com", ref="C-17")
+    bob = CustomerFactory(name="Bob de Vries", email="bob@example.com", ref="C-18")
+    mine = _case(nps, 2, customer=ann)
+    _case(nps, 3, customer=bob)
+    _case(nps, 4)
+    client.force_login(agent)
+
+    for words in ("jansen", "ANN@example", "c-17"):
+        html = client.get(reverse("metrics:queue"), {"q": words}).content.decode()
+        assert _listed(html) == [mine.pk], words
+        assert "1 case" in html
+    nobody = client.get(reverse("metrics:queue"), {"q": "nobody"}).content.decode()
+    assert "No follow-ups match these filters." in nobody
