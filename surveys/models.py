@@ -11,12 +11,19 @@ from django.utils.translation import gettext_lazy as _
 COMMENT_MAX_LENGTH = 5000
 
 
+def _random_text(size: int) -> str:
+    # Never a leading "-": command lines would take such a slug for an option.
+    while (text := secrets.token_urlsafe(size)).startswith("-"):
+        pass
+    return text
+
+
 def new_slug() -> str:
-    return secrets.token_urlsafe(18)  # 144 bits
+    return _random_text(18)  # 144 bits
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(24)  # 192 bits
+    return _random_text(24)  # 192 bits
 
 
 class Language(models.TextChoices):

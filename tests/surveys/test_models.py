@@ -146,3 +146,11 @@ def test_customer_reference_unique_but_may_be_blank():
 )
 def test_status_transitions(current, new, allowed):
     assert Survey(status=current).can_become(new) is allowed
+
+
+def test_slugs_never_start_with_a_dash(monkeypatch):
+    from surveys import models
+
+    drawn = iter(["-starts-with-a-dash-xyz", "fine-slug-of-enough-length"])
+    monkeypatch.setattr(models.secrets, "token_urlsafe", lambda size: next(drawn))
+    assert models.new_slug() == "fine-slug-of-enough-length"
