@@ -57,3 +57,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/seed.py
 	$(BIN)/python bench/worker.py
+	$(BIN)/python bench/followup_pages.py
