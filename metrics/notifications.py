@@ -111,16 +111,20 @@ def attempt(notification_id: int) -> float | None:
             logger.exception("Notification %s could not be delivered.", notification.pk)
             error = TransportError(f"{type(error).__name__}: {error}", permanent=True)
         notification.last_error = str(error)[:2000]
-        pause: float | None = _pause(notification.attempts)
-        deadline = notification.created_at + GIVE_UP_AFTER
-        if error.permanent or timezone.now() + timedelta(seconds=pause or 0) > deadline:
+        pause = _pause(notification.attempts)
+        notification.next_attempt_at = timezone.now() + timedelta(seconds=pause)
+        if (
+            error.permanent
+            or notification.next_attempt_at > notification.created_at + GIVE_UP_AFTER
+        ):
             notification.status = Notification.Status.FAILED
-            pause = None
-        notification.save(update_fields=["attempts", "last_error", "status"])
-        return pause
+            notification.next_attempt_at = None
+        notification.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+        return pause if notification.status == Notification.Status.PENDING else None
     notification.status = Notification.Status.SENT
     notification.sent_at = timezone.now()
-    notification.save(update_fields=["attempts", "status", "sent_at"])
+    notification.next_attempt_at = None
+    notification.save(update_fields=["attempts", "status", "sent_at", "next_attempt_at"])
     return None
 
 
@@ -131,11 +135,13 @@ def _pause(attempts: int) -> float:
 
 
 def resend_stuck(older_than: timedelta = timedelta(minutes=2)) -> int:
-    """Enqueue notifications never tried because the broker was down when they were made."""
+    """Enqueue pending notifications whose task went missing: never tried because the
+    broker was down when they were made, or with a retry long overdue. The claim in
+    `attempt` keeps a late original and this copy from both delivering."""
+    before = timezone.now() - older_than
     stuck = Notification.objects.filter(
+        Q(attempts=0, created_at__lt=before) | Q(next_attempt_at__lt=before - older_than),
         status=Notification.Status.PENDING,
-        attempts=0,
-        created_at__lt=timezone.now() - older_than,
     )
     count = 0
     for notification in stuck.order_by("created_at")[:1000]:

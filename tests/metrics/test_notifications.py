@@ -239,3 +239,27 @@ def test_channel_addresses_are_checked(kind, target, valid):
     else:
         with pytest.raises(ValidationError):
             channel.full_clean()
+
+
+def test_a_retry_long_overdue_is_sent_again(
+    eager_celery, receiver_factory, django_capture_on_commit_callbacks
+):
+    receiver = receiver_factory([503, 200])
+    channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=receiver.url)
+    _, notification = _case(channel)
+    pause = notifications.attempt(notification.pk)
+    notification.refresh_from_db()
+    assert pause is not None and notification.next_attempt_at is not None
+    assert notifications.resend_stuck() == 0  # its retry is still to come
+
+    # The retry's message was lost: well after it was due, the sweeper sends it again.
+    Notification.objects.filter(pk=notification.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=10)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notifications.resend_stuck() == 1
+
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == ("sent", 2)
+    assert notification.next_attempt_at is None
+    assert len(receiver.requests) == 2
