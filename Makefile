@@ -57,4 +57,5 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/seed.py
 	$(BIN)/python bench/worker.py
+	$(BIN)/python bench/followup_latency.py
 	$(BIN)/python bench/followup_pages.py

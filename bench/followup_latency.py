@@ -4,14 +4,7 @@ Posts detractor answers (NPS 3) to a survey's public form, one at a time, with D
 test client in this process, and polls the database every 2 ms for each answer's FollowUp
 row. The worker is the Procfile's (prefork, concurrency 2), started by this script.
 
-It empties the surveys and metrics tables and flushes its Redis database, so it refuses a
-database whose name lacks "latency" and Redis databases 14 (bench/_common.py's, which the
-other benchmarks flush) and 15 (the tests'). It does not use bench/_common.py, which
-requires a database named "bench" and pins Redis database 14:
-
-    createdb -h 127.0.0.1 -U postgres loyalty_latency
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_latency \\
-    REDIS_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/followup_latency.py
+See bench/README.md.
 """
 
 import os
@@ -22,51 +15,12 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import django
-
-ROOT = Path(__file__).resolve().parent.parent
-ANSWERS = 200
-WARM_UP = 10
-TARGET_P99 = 2.0  # seconds
-POLL = 0.002  # seconds between two looks at the database or Redis
-
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-REDIS_URL = os.environ.get("REDIS_URL", "")
-_database, _redis = urlsplit(DATABASE_URL), urlsplit(REDIS_URL)
-if _database.scheme not in ("postgres", "postgresql") or "latency" not in _database.path:
-    sys.exit(
-        'Set DATABASE_URL to a PostgreSQL database whose name contains "latency" (its '
-        "surveys and metrics tables are emptied), e.g.\n"
-        "  createdb -h 127.0.0.1 -U postgres loyalty_latency\n"
-        "  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_latency"
-    )
-if _redis.scheme != "redis" or _redis.path.strip("/") in ("", "0", "14", "15"):
-    sys.exit(
-        "Set REDIS_URL to a Redis database of its own (it is flushed; not 0, 14 or 15), "
-        "e.g. export REDIS_URL=redis://127.0.0.1:6379/13"
-    )
-# As in production (DEBUG off: no query log, HTTPS redirect on, so the client posts as
-# HTTPS), with the test client's host allowed. The worker inherits the same environment.
-os.environ.update(
-    {
-        "DJANGO_SETTINGS_MODULE": "loyaltysite.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "benchmarks-only",
-        "ALLOWED_HOSTS": "testserver",
-        "LOG_LEVEL": "WARNING",
-    }
-)
-sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 # WhiteNoise with DEBUG off looks for collected static files, which the form does not need.
 warnings.filterwarnings("ignore", message="No directory at")
-django.setup()
-
-import redis  # noqa: E402 - after django.setup()
-from django.apps import apps  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+import redis  # noqa: E402
+from _common import REDIS_URL, migrate_and_flush  # noqa: E402 - configures Django first
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
@@ -76,19 +30,15 @@ from metrics.models import FollowUp  # noqa: E402
 from surveys.models import Response, Survey  # noqa: E402
 from surveys.services import create_survey  # noqa: E402
 
-QUEUE = "celery"  # the Redis list of the default queue
-UNACKED = "unacked"  # kombu's hash of delivered messages not yet acknowledged
+ROOT = Path(__file__).resolve().parent.parent
+ANSWERS = 200
+WARM_UP = 10
+TARGET_P99 = 2.0  # seconds
+POLL = 0.002  # seconds between two looks at the database
 
 
 def prepare() -> Survey:
-    call_command("migrate", verbosity=0)
-    tables = [
-        model._meta.db_table
-        for label in ("surveys", "metrics")
-        for model in apps.get_app_config(label).get_models()
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    migrate_and_flush()
     redis.Redis.from_url(REDIS_URL).flushdb()
     survey = Survey(name="Latency", company="Acme", language="en", status=Survey.Status.LIVE)
     return create_survey(survey=survey, template="nps")
