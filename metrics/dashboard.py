@@ -204,6 +204,7 @@ def report(survey: Survey, period: Period, *, only_unhappy: bool = False) -> Rep
     label = "j M" if period.bucket == "week" else "M Y"
     spread = distribution(survey, period)
     yes_no = _is_yes_no(survey)
+    threshold = rule_for(survey, yes_no).threshold
     return Report(
         card=card,
         trend=points,
@@ -212,7 +213,10 @@ def report(survey: Survey, period: Period, *, only_unhappy: bool = False) -> Rep
         ),
         distribution=spread,
         distribution_chart=bar_chart(
-            [(str(value), count, tone(survey.kind, value, yes_no)) for value, count in spread]
+            [
+                (str(value), count, tone(survey.kind, value, yes_no, threshold))
+                for value, count in spread
+            ]
         ),
         breakdown=breakdown(survey, period),
         comments=list(comments(survey, period, only_unhappy=only_unhappy)),

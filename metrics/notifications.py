@@ -84,6 +84,8 @@ def enqueue(notification: Notification) -> None:
 # shorter than the broker's visibility timeout, so Redis never hands a waiting retry to
 # a second worker.
 GIVE_UP_AFTER = timedelta(hours=24)
+# Longer than one delivery can take (transports time out after seconds).
+DELIVERING = timedelta(minutes=5)
 LONGEST_PAUSE = 60 * 60
 
 
@@ -96,12 +98,15 @@ def attempt(notification_id: int) -> float | None:
     )
     if notification is None:
         return None
-    # Claim this attempt: a second copy of the task (the sweeper's, or a redelivery) finds
-    # the count moved on and stops, so a message is not delivered twice at once.
-    tried = notification.attempts
-    if not Notification.objects.filter(pk=notification.pk, attempts=tried).update(
-        attempts=tried + 1
-    ):
+    # Claim this attempt for as long as delivering may take: a second copy of the task
+    # (the sweeper's, or a redelivery) finds it taken, or not yet due, and stops, so a
+    # message is not delivered twice.
+    tried, now = notification.attempts, timezone.now()
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    claimed = Notification.objects.filter(due, pk=notification.pk, attempts=tried).update(
+        attempts=tried + 1, next_attempt_at=now + DELIVERING
+    )
+    if not claimed:
         return None
     notification.attempts = tried + 1
     try:

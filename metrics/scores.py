@@ -65,12 +65,20 @@ def default_threshold(kind: str, yes_no: bool = False) -> int:
     return 6  # NPS 0-6, and "recommend" 0-6 for the loyalty ratio
 
 
-def tone(kind: str, value: int, yes_no: bool = False) -> str:
-    """How an answer to the key question reads: "good", "neutral" or "bad"."""
-    if value <= default_threshold(kind, yes_no):
+def tone(kind: str, value: int, yes_no: bool = False, threshold: int | None = None) -> str:
+    """How an answer to the key question reads: "good", "neutral" or "bad".
+
+    Bad is the follow-up rule (the survey's threshold, else the default); good is the
+    top group of metrics.scoring (promoters, satisfied, agree).
+    """
+    if value <= (default_threshold(kind, yes_no) if threshold is None else threshold):
         return "bad"
-    happy = {"csat": range(1, 2) if yes_no else range(4, 6), "ces": range(5, 8)}
-    return "good" if value in happy.get(kind, range(9, 11)) else "neutral"
+    one = {value: 1}
+    if kind == "csat":
+        groups = scoring.csat_groups(one, yes_no=yes_no)
+    else:
+        groups = scoring.ces_groups(one) if kind == "ces" else scoring.nps_groups(one)
+    return "good" if groups.good else "neutral"
 
 
 def change(current: Score, previous: Score) -> float | None:

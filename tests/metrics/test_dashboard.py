@@ -294,3 +294,13 @@ def test_loyalty_page_shows_the_three_question_means(client, manager):
 
     assert "Buy again" in html and "Try other products" in html and "Recommend" in html
     assert html.count(">7.0<") >= 4  # the three means, and the ratio in the trend table
+
+
+def test_the_distribution_colours_unhappy_answers_by_the_survey_rule(nps):
+    from metrics.models import FollowUpRule
+
+    FollowUpRule.objects.create(survey=nps, threshold=4)
+    report = dashboard.report(nps, Period.last(90))
+
+    tones = {bar.label: bar.tone for bar in report.distribution_chart.bars}
+    assert (tones["4"], tones["5"], tones["6"], tones["9"]) == ("bad", "neutral", "neutral", "good")

@@ -3,12 +3,11 @@
 from datetime import timedelta
 
 import pytest
-from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from metrics import followups
-from metrics.models import AlertChannel, FollowUp, FollowUpNote, FollowUpRule, Notification
+from metrics.models import AlertChannel, FollowUp, FollowUpRule, Notification
 from metrics.processing import process_response
 from surveys.services import submit_response
 from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
@@ -229,12 +228,6 @@ def test_promoters_are_thanked_when_the_survey_asks_for_it():
     assert thanks.recipient == "bo@example.com"
     assert "https://reviews.example.com/acme" in thanks.body
     assert not FollowUp.objects.exists()
-
-
-def test_notes_are_kept_in_order():
-    case = _answer(SurveyFactory(template="nps"), 2).followup
-    assert [n.kind for n in FollowUpNote.objects.filter(followup=case)] == ["opened"]
-    assert not mail.outbox  # nothing is sent inside the processing transaction
 
 
 def test_a_resolved_case_cannot_be_started_or_resolved_again(agent):
