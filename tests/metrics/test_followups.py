@@ -293,3 +293,23 @@ def test_a_double_clicked_reply_is_sent_once(agent):
 
     assert first == second != other
     assert Notification.objects.filter(kind="reply").count() == 2
+
+
+def test_scheduled_tasks_escalate_remind_and_send_digests_to_agents_only(agent, outsider):
+    from metrics import tasks
+
+    for person in (agent, outsider):
+        person.email = f"{person.username}@example.com"
+        person.save()
+    survey = SurveyFactory(template="nps")
+    overdue, soon = (_answer(survey, 3).followup for _ in range(2))
+    followups.assign(followup=soon, to=agent, by=agent)
+    followups.assign(followup=overdue, to=outsider, by=agent)
+    now = timezone.now()
+    FollowUp.objects.filter(pk=overdue.pk).update(due_at=now - timedelta(hours=1))
+    FollowUp.objects.filter(pk=soon.pk).update(due_at=now + timedelta(hours=2))
+
+    assert tasks.escalate_and_remind() == 2  # one escalation, one reminder
+    assert tasks.send_digests() == 1
+    digest = Notification.objects.get(kind="digest")
+    assert digest.recipient == "agent@example.com"
