@@ -1,7 +1,11 @@
-import factory
+from datetime import timedelta
 
-from surveys.models import Customer, Invitation, Survey
-from surveys.services import create_survey
+import factory
+from django.utils import timezone
+
+from metrics.processing import process_response
+from surveys.models import Customer, Invitation, Question, Response, Survey
+from surveys.services import create_survey, submit_response
 
 
 class SurveyFactory(factory.django.DjangoModelFactory[Survey]):
@@ -35,3 +39,32 @@ class InvitationFactory(factory.django.DjangoModelFactory[Invitation]):
 
     survey = factory.SubFactory(SurveyFactory)
     customer = factory.SubFactory(CustomerFactory)
+
+
+def answer(
+    survey: Survey,
+    value: int,
+    comment: str = "",
+    *,
+    customer: Customer | None = None,
+    language: str = "en",
+    days_ago: int = 0,
+    **metadata: str,
+) -> Response:
+    """A response with `value` on the survey's key question (on all three for a loyalty
+    survey), submitted and processed as in production; a customer answers through a
+    personal invitation."""
+    questions = {q.role: q for q in survey.questions.all()}
+    keys = ["purchase", "upsell", "recommend"] if survey.kind == "loyalty" else [survey.kind]
+    answers: dict[Question, int | str | None] = {questions[role]: value for role in keys}
+    answers[questions["comment"]] = comment
+    invitation = InvitationFactory(survey=survey, customer=customer) if customer else None
+    response = submit_response(
+        survey=survey, answers=answers, invitation=invitation, metadata=metadata, language=language
+    )
+    if days_ago:
+        when = timezone.now() - timedelta(days=days_ago)
+        Response.objects.filter(pk=response.pk).update(submitted_at=when)
+        response.refresh_from_db()
+    process_response(response_id=response.pk)
+    return response

@@ -9,26 +9,10 @@ from django.utils import timezone
 from metrics import dashboard
 from metrics.charts import line_chart
 from metrics.periods import Period
-from metrics.processing import process_response
-from surveys.models import Response, Survey
-from surveys.services import submit_response
-from tests.factories import SurveyFactory
+from surveys.models import Survey
+from tests.factories import SurveyFactory, answer
 
 pytestmark = pytest.mark.django_db
-
-
-def _answer(survey, score, comment="", days_ago=0, **metadata):
-    questions = {q.role: q for q in survey.questions.all()}
-    key = {"nps": "nps", "csat": "csat", "ces": "ces", "loyalty": "recommend"}[survey.kind]
-    answers = {questions[key]: score, questions["comment"]: comment}
-    if survey.kind == "loyalty":
-        answers |= {questions["purchase"]: score, questions["upsell"]: score}
-    response = submit_response(survey=survey, answers=answers, metadata=metadata, language="en")
-    if days_ago:
-        when = timezone.now() - timedelta(days=days_ago)
-        Response.objects.filter(pk=response.pk).update(submitted_at=when)
-    process_response(response_id=response.pk)
-    return response
 
 
 @pytest.fixture
@@ -62,9 +46,9 @@ def test_managers_and_agents_read_the_dashboards(client, request, nps, persona):
 def test_overview_shows_each_live_survey_with_its_score(client, manager, nps):
     SurveyFactory(template="csat", name="Draft one", status=Survey.Status.DRAFT)
     for score in (10, 10, 9, 8, 6, 0):  # 3 promoters, 2 detractors of 6: +16.7
-        _answer(nps, score)
+        answer(nps, score)
     for score in (0, 10):  # the 90 days before: 0
-        _answer(nps, score, days_ago=100)
+        answer(nps, score, days_ago=100)
     client.force_login(manager)
 
     html = client.get(reverse("metrics:overview")).content.decode()
@@ -93,7 +77,7 @@ def test_empty_survey_page_renders_without_a_score(client, manager, nps):
 
 
 def test_one_answer_survey_has_no_margin_and_warns(client, manager, nps):
-    _answer(nps, 9, "Fine")
+    answer(nps, 9, "Fine")
     client.force_login(manager)
     html = client.get(reverse("metrics:survey", args=[nps.pk])).content.decode()
     assert "+100" in html
@@ -105,7 +89,7 @@ def test_one_answer_survey_has_no_margin_and_warns(client, manager, nps):
 def test_large_survey_page_shows_the_split_breakdowns_and_margin(client, manager, nps):
     for i in range(40):  # 20 promoters, 10 passives, 10 detractors: NPS +25
         score = 10 if i < 20 else (7 if i < 30 else 3)
-        _answer(nps, score, touchpoint="support" if i % 2 else "delivery", channel="email")
+        answer(nps, score, touchpoint="support" if i % 2 else "delivery", channel="email")
     client.force_login(manager)
 
     html = client.get(reverse("metrics:survey", args=[nps.pk])).content.decode()
@@ -119,8 +103,8 @@ def test_large_survey_page_shows_the_split_breakdowns_and_margin(client, manager
 
 
 def test_comments_are_shown_as_text_and_can_be_limited_to_unhappy_customers(client, manager, nps):
-    _answer(nps, 2, "<script>alert('x')</script> slow")
-    _answer(nps, 10, "<b>great</b>")
+    answer(nps, 2, "<script>alert('x')</script> slow")
+    answer(nps, 10, "<b>great</b>")
     client.force_login(manager)
     url = reverse("metrics:survey", args=[nps.pk])
 
@@ -134,8 +118,8 @@ def test_comments_are_shown_as_text_and_can_be_limited_to_unhappy_customers(clie
 
 
 def test_period_filter_and_a_bad_period(client, manager, nps):
-    _answer(nps, 10, "recent")
-    _answer(nps, 0, "old", days_ago=200)
+    answer(nps, 10, "recent")
+    answer(nps, 0, "old", days_ago=200)
     client.force_login(manager)
     url = reverse("metrics:survey", args=[nps.pk])
     today = timezone.localdate()
@@ -156,7 +140,7 @@ def test_period_filter_and_a_bad_period(client, manager, nps):
 
 def test_scores_json_for_staff(client, agent, nps):
     for score in (10, 0, 0):
-        _answer(nps, score)
+        answer(nps, score)
     client.force_login(agent)
     data = client.get(reverse("metrics:scores", args=[nps.pk])).json()
     assert data["value"] == pytest.approx(-33.33, abs=0.01)
@@ -166,8 +150,8 @@ def test_scores_json_for_staff(client, agent, nps):
 
 
 def test_export_from_the_dashboard_respects_the_period(client, manager, nps):
-    _answer(nps, 10, '=HYPERLINK("x")')
-    _answer(nps, 4, "too old", days_ago=200)
+    answer(nps, 10, '=HYPERLINK("x")')
+    answer(nps, 4, "too old", days_ago=200)
     client.force_login(manager)
 
     page = client.get(reverse("metrics:export_csv", args=[nps.pk]))
@@ -185,7 +169,7 @@ def test_dashboard_pages_run_a_fixed_number_of_queries(
 ):
     client.force_login(manager)
     small = SurveyFactory(template="nps")
-    _answer(small, 9, "ok", touchpoint="a")
+    answer(small, 9, "ok", touchpoint="a")
     args = [] if name == "metrics:overview" else [small.pk]
     with django_assert_max_num_queries(12) as small_run:
         client.get(reverse(name, args=args))
@@ -193,7 +177,7 @@ def test_dashboard_pages_run_a_fixed_number_of_queries(
     for template in ("csat", "ces", "loyalty", "csat-yes-no"):
         SurveyFactory(template=template)
     for i in range(30):
-        _answer(
+        answer(
             small, i % 11, f"comment {i}", days_ago=i, touchpoint=f"t{i % 5}", channel=f"c{i % 3}"
         )
     with django_assert_max_num_queries(len(small_run.captured_queries)):
@@ -225,7 +209,7 @@ def test_export_with_bad_dates_is_refused_with_a_message(client, manager, nps):
 
 
 def test_admin_recomputes_and_exports_a_survey(admin_client, nps):
-    _answer(nps, 10, "kept", days_ago=400)
+    answer(nps, 10, "kept", days_ago=400)
     from metrics.models import ScoreRollup
 
     ScoreRollup.objects.filter(dimension="all").update(count=9)
@@ -275,7 +259,7 @@ def test_far_off_or_broken_dates_get_a_message_not_an_error(client, manager, nps
 def test_ces_page_shows_net_effort_and_agreement(client, manager):
     survey = SurveyFactory(template="ces", name="Returns")
     for value in (7, 6, 5, 4, 2):  # agree 3, disagree 1 of 5: net +40, agree 60%
-        _answer(survey, value)
+        answer(survey, value)
     client.force_login(manager)
 
     html = client.get(reverse("metrics:survey", args=[survey.pk])).content.decode()
@@ -286,8 +270,8 @@ def test_ces_page_shows_net_effort_and_agreement(client, manager):
 
 def test_loyalty_page_shows_the_three_question_means(client, manager):
     survey = SurveyFactory(template="loyalty", name="Loyalty")
-    _answer(survey, 4)  # the helper answers purchase 4, upsell 4, recommend 4
-    _answer(survey, 10)
+    answer(survey, 4)  # the helper answers purchase 4, upsell 4, recommend 4
+    answer(survey, 10)
     client.force_login(manager)
 
     html = client.get(reverse("metrics:survey", args=[survey.pk])).content.decode()

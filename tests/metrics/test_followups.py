@@ -10,23 +10,9 @@ from metrics import followups
 from metrics.models import AlertChannel, FollowUp, FollowUpRule, Notification
 from metrics.processing import process_response
 from surveys.services import submit_response
-from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
+from tests.factories import CustomerFactory, SurveyFactory, answer
 
 pytestmark = pytest.mark.django_db
-
-
-def _answer(survey, value, comment="", customer=None, role=None, language="en"):
-    questions = {q.role: q for q in survey.questions.all()}
-    key = role or {"nps": "nps", "csat": "csat", "ces": "ces", "loyalty": "recommend"}[survey.kind]
-    answers = {questions[key]: value, questions["comment"]: comment}
-    if survey.kind == "loyalty":
-        answers |= {questions["purchase"]: 8, questions["upsell"]: 8}
-    invitation = InvitationFactory(survey=survey, customer=customer) if customer else None
-    response = submit_response(
-        survey=survey, answers=answers, invitation=invitation, language=language
-    )
-    process_response(response_id=response.pk)
-    return response
 
 
 @pytest.mark.parametrize(
@@ -47,7 +33,7 @@ def _answer(survey, value, comment="", customer=None, role=None, language="en"):
 )
 def test_default_rules_open_a_case_for_unhappy_answers(template, value, opens, reason):
     survey = SurveyFactory(template=template, followup_window_hours=24)
-    response = _answer(survey, value, "Too slow")
+    response = answer(survey, value, "Too slow")
 
     case = FollowUp.objects.filter(response=response).first()
     assert (case is not None) is opens
@@ -62,7 +48,7 @@ def test_the_survey_window_and_its_own_rule_apply():
     survey = SurveyFactory(template="nps", followup_window_hours=4)
     FollowUpRule.objects.create(survey=survey, threshold=8)
 
-    response = _answer(survey, 8)
+    response = answer(survey, 8)
 
     case = FollowUp.objects.get()
     assert case.due_at == response.submitted_at + timedelta(hours=4)
@@ -71,13 +57,13 @@ def test_the_survey_window_and_its_own_rule_apply():
 def test_a_disabled_rule_opens_nothing():
     survey = SurveyFactory(template="nps")
     FollowUpRule.objects.create(survey=survey, threshold=6, enabled=False)
-    _answer(survey, 0)
+    answer(survey, 0)
     assert not FollowUp.objects.exists()
 
 
 def test_processing_twice_opens_one_case():
     survey = SurveyFactory(template="nps")
-    response = _answer(survey, 2)
+    response = answer(survey, 2)
     assert process_response(response_id=response.pk) is False
     assert FollowUp.objects.count() == 1
 
@@ -94,7 +80,7 @@ def test_new_cases_are_written_down_for_the_channels_that_want_them():
         name="Escalations only", kind="email", target="e@example.com", on_new_case=False
     )
 
-    _answer(survey, 1, "Never again <b>really</b>")
+    answer(survey, 1, "Never again <b>really</b>")
 
     sent = Notification.objects.filter(kind="new_case")
     assert {n.channel for n in sent} == {everywhere, this_one}
@@ -112,7 +98,7 @@ def test_escalation_happens_once_for_overdue_cases_without_contact(
     AlertChannel.objects.create(
         name="Boss", kind="email", target="boss@example.com", on_new_case=False
     )
-    overdue, contacted, _on_time = (_answer(survey, 3).followup for _ in range(3))
+    overdue, contacted, _on_time = (answer(survey, 3).followup for _ in range(3))
     FollowUp.objects.filter(pk__in=[overdue.pk, contacted.pk]).update(
         due_at=timezone.now() - timedelta(minutes=1)
     )
@@ -132,7 +118,7 @@ def test_the_assignee_is_reminded_once_when_four_hours_remain(agent):
     agent.email = "agent@example.com"
     agent.save()
     survey = SurveyFactory(template="nps")
-    soon, later = (_answer(survey, 3).followup for _ in range(2))
+    soon, later = (answer(survey, 3).followup for _ in range(2))
     for case in (soon, later):
         followups.assign(followup=case, to=agent, by=agent)
     now = timezone.now()
@@ -151,7 +137,7 @@ def test_the_daily_digest_lists_open_and_overdue_cases(agent):
     agent.email = "agent@example.com"
     agent.save()
     survey = SurveyFactory(template="nps")
-    cases = [_answer(survey, 3).followup for _ in range(3)]
+    cases = [answer(survey, 3).followup for _ in range(3)]
     for case in cases:
         followups.assign(followup=case, to=agent, by=agent)
     followups.resolve(followup=cases[2], by=agent, resolution="Called, refunded")
@@ -166,7 +152,7 @@ def test_the_daily_digest_lists_open_and_overdue_cases(agent):
 
 
 def test_agent_steps_are_recorded_with_who_and_when(agent, manager):
-    case = _answer(SurveyFactory(template="nps"), 2).followup
+    case = answer(SurveyFactory(template="nps"), 2).followup
 
     followups.start(followup=case, by=agent)
     followups.assign(followup=case, to=manager, by=agent)
@@ -194,7 +180,7 @@ def test_agent_steps_are_recorded_with_who_and_when(agent, manager):
 def test_reply_to_the_customer_in_their_language(agent):
     customer = CustomerFactory(ref="C1", email="ann@example.com", name="Ann")
     survey = SurveyFactory(template="nps", company="Bakkerij Jansen")
-    case = _answer(survey, 4, customer=customer, language="nl").followup
+    case = answer(survey, 4, customer=customer, language="nl").followup
 
     subject, body = followups.reply_draft(case)
     assert subject == "Uw feedback aan Bakkerij Jansen"
@@ -221,8 +207,8 @@ def test_promoters_are_thanked_when_the_survey_asks_for_it():
     rule.full_clean()
     rule.save()
 
-    _answer(survey, 10, customer=customer)
-    _answer(survey, 8, customer=customer)
+    answer(survey, 10, customer=customer)
+    answer(survey, 8, customer=customer)
 
     thanks = Notification.objects.get(kind="thank_you")
     assert thanks.recipient == "bo@example.com"
@@ -231,7 +217,7 @@ def test_promoters_are_thanked_when_the_survey_asks_for_it():
 
 
 def test_a_resolved_case_cannot_be_started_or_resolved_again(agent):
-    case = _answer(SurveyFactory(template="nps"), 2).followup
+    case = answer(SurveyFactory(template="nps"), 2).followup
     followups.resolve(followup=case, by=agent, resolution="Refunded")
 
     with pytest.raises(followups.CaseResolved):
@@ -285,7 +271,7 @@ def test_one_response_that_cannot_be_processed_does_not_hold_up_the_rest(monkeyp
 
 def test_a_double_clicked_reply_is_sent_once(agent):
     customer = CustomerFactory(email="cy@example.com")
-    case = _answer(SurveyFactory(template="nps"), 1, customer=customer).followup
+    case = answer(SurveyFactory(template="nps"), 1, customer=customer).followup
 
     first = followups.reply(followup=case, by=agent, subject="Sorry", body="We will call you")
     second = followups.reply(followup=case, by=agent, subject="Sorry", body="We will call you")
@@ -302,7 +288,7 @@ def test_scheduled_tasks_escalate_remind_and_send_digests_to_agents_only(agent, 
         person.email = f"{person.username}@example.com"
         person.save()
     survey = SurveyFactory(template="nps")
-    overdue, soon = (_answer(survey, 3).followup for _ in range(2))
+    overdue, soon = (answer(survey, 3).followup for _ in range(2))
     followups.assign(followup=soon, to=agent, by=agent)
     followups.assign(followup=overdue, to=outsider, by=agent)
     now = timezone.now()

@@ -9,9 +9,7 @@ from django.utils import timezone
 
 from metrics import followups
 from metrics.models import AlertChannel, FollowUp, FollowUpNote, Notification
-from metrics.processing import process_response
-from surveys.services import submit_response
-from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
+from tests.factories import CustomerFactory, SurveyFactory, answer
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +25,7 @@ ACTIONS = {
 
 def _case(survey, score=3, comment="Too slow", customer=None, language="en", **metadata):
     """An unhappy answer, submitted and processed as in production: it opens a case."""
-    questions = {q.role: q for q in survey.questions.all()}
-    answers = {questions[KEY_ROLE[survey.kind]]: score, questions["comment"]: comment}
-    # Only a personal invitation links a customer to a response.
-    invitation = InvitationFactory(survey=survey, customer=customer) if customer else None
-    response = submit_response(
-        survey=survey, answers=answers, metadata=metadata, language=language, invitation=invitation
-    )
-    process_response(response_id=response.pk)
+    response = answer(survey, score, comment, customer=customer, language=language, **metadata)
     case = FollowUp.objects.filter(response=response).first()
     assert case is not None, "an unhappy answer opens a case"
     return case

@@ -4,9 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from metrics.processing import process_response
-from surveys.services import submit_response
-from tests.factories import SurveyFactory
+from tests.factories import SurveyFactory, answer
 
 pytestmark = pytest.mark.django_db
 
@@ -17,16 +15,10 @@ def _scores(*args):
     return out.getvalue().strip().splitlines()
 
 
-def _answer(survey, role, value):
-    question = survey.questions.get(role=role)
-    response = submit_response(survey=survey, answers={question: value}, language="en")
-    process_response(response_id=response.pk)
-
-
 def test_scores_prints_the_headline_last():
     survey = SurveyFactory(template="ces", name="Returns")
     for value in (7, 6, 2):  # mean 5.0; s = sqrt(7) -> margin 1.96 * 2.6458 / sqrt(3) = 2.99
-        _answer(survey, "ces", value)
+        answer(survey, value)
 
     assert _scores(survey.slug)[-1] == "Returns (ces): 5.0 ± 2.99 (n=3, needs_work, small sample)"
 
@@ -34,7 +26,7 @@ def test_scores_prints_the_headline_last():
 def test_scores_json():
     survey = SurveyFactory(template="csat-yes-no")
     for value in (1, 1, 1, 0):
-        _answer(survey, "csat", value)
+        answer(survey, value)
 
     data = json.loads(_scores(survey.slug, "--json")[-1])
 
