@@ -28,11 +28,21 @@ class ScoreRollup(models.Model):
         TOUCHPOINT = "touchpoint", _("Touchpoint")
         CHANNEL = "channel", _("Channel")
 
+    # Neither key has an index of its own: the (survey, dimension, day) index and the
+    # unique cell's (question first) serve them.
     survey = models.ForeignKey(
-        Survey, on_delete=models.CASCADE, related_name="rollups", verbose_name=_("survey")
+        Survey,
+        on_delete=models.CASCADE,
+        related_name="rollups",
+        verbose_name=_("survey"),
+        db_index=False,
     )
     question = models.ForeignKey(
-        Question, on_delete=models.CASCADE, related_name="rollups", verbose_name=_("question")
+        Question,
+        on_delete=models.CASCADE,
+        related_name="rollups",
+        verbose_name=_("question"),
+        db_index=False,
     )
     day = models.DateField(_("day"))
     dimension = models.CharField(_("dimension"), max_length=10, choices=Dimension.choices)
@@ -242,6 +252,11 @@ class AlertChannel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def covers(self, survey_id: int) -> bool:
+        """Whether the channel is for the survey: for every survey when none is chosen."""
+        chosen = {survey.pk for survey in self.surveys.all()}
+        return not chosen or survey_id in chosen
 
     def clean(self) -> None:
         if self.kind == self.Kind.EMAIL:

@@ -2,13 +2,13 @@
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Value
-from django.db.models.expressions import Combinable
+from django.db.models import F
 from django.db.models.functions import TruncDate
 
 from metrics.models import ScoreRollup
@@ -20,59 +20,38 @@ Dimension = ScoreRollup.Dimension
 # (survey_id, question_id, day, dimension, member, value)
 Cell = tuple[int, int, date, str, str, int]
 
-# Where each dimension's member comes from, as a database expression over an answer;
-# `members` says the same for one response in Python.
-MEMBER_EXPRESSIONS: dict[str, Combinable] = {
-    Dimension.ALL: Value(""),
-    Dimension.SEGMENT: F("response__segment"),
-    Dimension.TOUCHPOINT: F("response__touchpoint"),
-    Dimension.CHANNEL: F("response__channel"),
+# The response field whose value is each dimension's member; "all" has one member, "".
+MEMBER_FIELDS = {
+    Dimension.SEGMENT: "segment",
+    Dimension.TOUCHPOINT: "touchpoint",
+    Dimension.CHANNEL: "channel",
 }
 
-
-def add(cells: Counter[Cell]) -> None:
-    """Add to the counts: an atomic upsert, never read-modify-write."""
-    _upsert(cells, "{table}.count + EXCLUDED.count")
-
-
+TABLE = ScoreRollup._meta.db_table
 COLUMNS = "survey_id, question_id, day, dimension, member, value, count"
-# On PostgreSQL the rows travel as seven arrays: one short statement, however many
-# rows, instead of a statement with a placeholder per value that psycopg must parse.
-UNNEST = (
-    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::date[], %s::text[], %s::text[], "
-    "%s::smallint[], %s::integer[])"
-)
-
-
-def _upsert(cells: Mapping[Cell, int], new_count: str, batch: int = 5000) -> None:
-    table = ScoreRollup._meta.db_table
-    rows = [(*cell, count) for cell, count in cells.items()]
-    conflict = (
-        "ON CONFLICT (question_id, dimension, member, day, value) "
-        f"DO UPDATE SET count = {new_count.format(table=table)}"
-    )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            if rows:
-                columns = [list(column) for column in zip(*rows, strict=True)]
-                cursor.execute(f"INSERT INTO {table} ({COLUMNS}) {UNNEST} {conflict}", columns)
-            return
-        for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
-            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} ({COLUMNS}) VALUES {placeholders} {conflict}",  # noqa: S608
-                [field for row in chunk for field in row],
-            )
+# The columns of the unique constraint rollup_one_cell, and a match on them.
+CELL = "question_id, dimension, member, day, value"
+SAME_CELL = " AND ".join(f"{TABLE}.{c} = fresh.{c}" for c in CELL.split(", "))
 
 
 def members(response: Response) -> dict[str, str]:
     return {
         Dimension.ALL: "",
-        Dimension.SEGMENT: response.segment,
-        Dimension.TOUCHPOINT: response.touchpoint,
-        Dimension.CHANNEL: response.channel,
+        **{dimension: getattr(response, field) for dimension, field in MEMBER_FIELDS.items()},
     }
+
+
+def add(cells: Counter[Cell]) -> None:
+    """Add to the counts: an atomic upsert, never read-modify-write."""
+    if not cells:
+        return
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(cells))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {TABLE} ({COLUMNS}) VALUES {rows} "  # noqa: S608 - no input in it
+            f"ON CONFLICT ({CELL}) DO UPDATE SET count = {TABLE}.count + EXCLUDED.count",
+            [field for cell, count in cells.items() for field in (*cell, count)],
+        )
 
 
 @dataclass(frozen=True)
@@ -84,23 +63,60 @@ class Drift:
         return self.cells > 0
 
 
-def fresh_counts(surveys: Sequence[Survey], dimension: str) -> Counter[Cell]:
-    """The rollup cells of one dimension, counted from the raw answers with GROUP BY.
-
-    One query for all the surveys: each scans the answers once, whatever their number.
-    """
-    answers = Answer.objects.filter(
-        response__survey__in=surveys, response__processed_at__isnull=False, value__isnull=False
-    )
-    grouped = (
-        answers.annotate(
-            day=TruncDate("response__submitted_at"), member=MEMBER_EXPRESSIONS[dimension]
+def _read_answers_sql(surveys: Sequence[Survey]) -> tuple[str, Sequence[Any]]:
+    """A temporary table of the surveys' counted answers, each with its day and members:
+    the raw answers are joined to their responses once, however many dimensions."""
+    answers = (
+        Answer.objects.filter(
+            response__survey__in=surveys,
+            response__processed_at__isnull=False,
+            value__isnull=False,
         )
-        .values_list("response__survey_id", "question_id", "day", "member", "value")
-        .annotate(count=Count("pk"))
+        .annotate(
+            survey=F("response__survey_id"),
+            day=TruncDate("response__submitted_at"),
+            **{field: F(f"response__{field}") for field in MEMBER_FIELDS.values()},
+        )
+        .values("survey", "question_id", "day", "value", *MEMBER_FIELDS.values())
         .order_by()
     )
-    return Counter({(s, q, day, dimension, m, v): n for s, q, day, m, v, n in grouped})
+    sql, params = answers.query.sql_with_params()
+    columns = ", ".join(
+        ["survey AS survey_id", "question_id", "day", "value", *MEMBER_FIELDS.values()]
+    )
+    create = f"CREATE TEMPORARY TABLE rollup_answers AS SELECT {columns} FROM ({sql}) answers"  # noqa: S608
+    return create, params
+
+
+def _count_sql() -> str:
+    """A temporary table of the rollup cells counted from rollup_answers, every dimension."""
+    grouped = [
+        "SELECT survey_id, question_id, day, %s AS dimension, '' AS member, value, "
+        "COUNT(*) AS count FROM rollup_answers GROUP BY survey_id, question_id, day, value"
+    ]
+    grouped += [
+        f"SELECT survey_id, question_id, day, %s, {field}, value, COUNT(*) "  # noqa: S608
+        f"FROM rollup_answers GROUP BY survey_id, question_id, day, {field}, value"
+        for field in MEMBER_FIELDS.values()
+    ]
+    return "CREATE TEMPORARY TABLE rollup_fresh AS " + " UNION ALL ".join(grouped)
+
+
+# Compare and correct in the database: a million answers' cells never travel to Python.
+WRONG = f"""
+SELECT COUNT(*), COALESCE(SUM(ABS(fresh.count - COALESCE({TABLE}.count, 0))), 0)
+  FROM rollup_fresh fresh LEFT JOIN {TABLE} ON {SAME_CELL}
+ WHERE {TABLE}.count IS NULL OR {TABLE}.count <> fresh.count"""  # noqa: S608
+SUPERFLUOUS = f"""
+FROM {TABLE} WHERE survey_id IN ({{surveys}})
+   AND NOT EXISTS (SELECT 1 FROM rollup_fresh fresh WHERE {SAME_CELL})"""  # noqa: S608
+UPDATE_WRONG = f"""
+UPDATE {TABLE} SET count = fresh.count FROM rollup_fresh fresh
+ WHERE {SAME_CELL} AND {TABLE}.count <> fresh.count"""  # noqa: S608
+# A plain INSERT: cheaper than an upsert, and the lock keeps others from adding the cells.
+INSERT_MISSING = f"""
+INSERT INTO {TABLE} ({COLUMNS}) SELECT {COLUMNS} FROM rollup_fresh fresh
+ WHERE NOT EXISTS (SELECT 1 FROM {TABLE} WHERE {SAME_CELL})"""  # noqa: S608
 
 
 @transaction.atomic
@@ -110,28 +126,39 @@ def recompute_rollups(
     """Rebuild surveys' rollups from their processed answers; returns what was corrected.
 
     Only differing cells are written, so a survey without drift costs little more than
-    its GROUP BY queries.
+    counting its answers.
     """
-    if connection.vendor == "postgresql":
-        # Hold off increments until this commits: an answer processed while the counts
-        # were being taken would otherwise be overwritten and lost.
-        with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {ScoreRollup._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
-    fresh: Counter[Cell] = Counter()
-    for step, dimension in enumerate(Dimension.values, start=1):
-        fresh.update(fresh_counts(surveys, dimension))
+
+    def step(line: str) -> None:
         if progress:
-            progress(f"counted {dimension} ({step}/{len(Dimension.values)})")
-    rows = ScoreRollup.objects.filter(survey__in=surveys).values_list(
-        "pk", "survey_id", "question_id", "day", "dimension", "member", "value", "count"
-    )
-    stored = {(s, q, day, dim, m, v): (pk, n) for pk, s, q, day, dim, m, v, n in rows}
-    wrong = {cell: n for cell, n in fresh.items() if stored.get(cell, (None, 0))[1] != n}
-    extra = {cell: stored_n for cell, (_, stored_n) in stored.items() if cell not in fresh}
-    _upsert(wrong, "EXCLUDED.count")
-    ScoreRollup.objects.filter(pk__in=[stored[cell][0] for cell in extra]).delete()
-    return Drift(
-        cells=len(wrong) + len(extra),
-        answers=sum(abs(n - stored.get(cell, (None, 0))[1]) for cell, n in wrong.items())
-        + sum(extra.values()),
-    )
+            progress(line)
+
+    survey_ids = [survey.pk for survey in surveys]
+    if not survey_ids:
+        return Drift(cells=0, answers=0)
+    in_surveys = ", ".join(["%s"] * len(survey_ids))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Hold off increments until this commits: an answer processed while the counts
+            # were being taken would otherwise be overwritten and lost.
+            cursor.execute(f"LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE")
+            # A year of answers' counts is sorted and hashed in memory, not on disk.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(*_read_answers_sql(surveys))
+        step("read the answers (1/3)")
+        cursor.execute(_count_sql(), [str(d) for d in [Dimension.ALL, *MEMBER_FIELDS]])
+        step("counted them per day, segment, touchpoint and channel (2/3)")
+        cursor.execute(WRONG)
+        wrong, wrong_answers = cursor.fetchone()
+        superfluous = SUPERFLUOUS.format(surveys=in_surveys)
+        cursor.execute(f"SELECT COUNT(*), COALESCE(SUM(count), 0) {superfluous}", survey_ids)
+        extra, extra_answers = cursor.fetchone()
+        if extra:
+            cursor.execute(f"DELETE {superfluous}", survey_ids)
+        if wrong:
+            cursor.execute(UPDATE_WRONG)
+            cursor.execute(INSERT_MISSING)
+        cursor.execute("DROP TABLE rollup_answers")
+        cursor.execute("DROP TABLE rollup_fresh")
+        step("compared with the stored counts and corrected them (3/3)")
+    return Drift(cells=wrong + extra, answers=int(wrong_answers) + int(extra_answers))

@@ -243,8 +243,13 @@ class Invitation(models.Model):
 
 
 class Response(models.Model):
+    # No index of its own: the (survey, submitted_at) index serves lookups by survey.
     survey = models.ForeignKey(
-        Survey, on_delete=models.CASCADE, related_name="responses", verbose_name=_("survey")
+        Survey,
+        on_delete=models.CASCADE,
+        related_name="responses",
+        verbose_name=_("survey"),
+        db_index=False,
     )
     invitation = models.OneToOneField(
         Invitation,
@@ -290,8 +295,13 @@ class Response(models.Model):
 
 
 class Answer(models.Model):
+    # No index of its own: the unique (response, question) constraint's index serves it.
     response = models.ForeignKey(
-        Response, on_delete=models.CASCADE, related_name="answers", verbose_name=_("response")
+        Response,
+        on_delete=models.CASCADE,
+        related_name="answers",
+        verbose_name=_("response"),
+        db_index=False,
     )
     question = models.ForeignKey(
         Question, on_delete=models.CASCADE, related_name="answers", verbose_name=_("question")

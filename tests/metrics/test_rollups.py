@@ -57,6 +57,24 @@ def test_processing_counts_each_answer_once_per_dimension():
     _assert_no_drift(survey)
 
 
+def test_processing_takes_the_same_few_queries_whatever_the_survey(
+    django_assert_num_queries,
+):
+    """The worker's hot path: the claim, the survey with its rule, the answers, one
+    upsert for every count (and on PostgreSQL the commit setting), in one savepoint."""
+    statements = 6 + (connection.vendor == "postgresql")
+    for template, score in (("nps", 8), ("loyalty", 9)):
+        survey = SurveyFactory(template=template)
+        questions = survey.questions.exclude(scale_min=None)
+        response = submit_response(
+            survey=survey, answers={q: score for q in questions}, metadata={}, language="en"
+        )
+        with django_assert_num_queries(statements):
+            assert processing.process_response(response_id=response.pk) is True
+        counted = ScoreRollup.objects.filter(survey=survey, dimension="all")
+        assert sum(counted.values_list("count", flat=True)) == questions.count()
+
+
 def test_counts_are_per_local_day():
     survey = SurveyFactory(template="nps")
     response = _submit(survey, 10)
@@ -101,6 +119,19 @@ def test_recompute_corrects_drift_and_says_so():
     assert _cells(survey) == {("", 10): 2, ("", 2): 1}
     assert _cells(survey, "channel") == {("link", 10): 2, ("link", 2): 1}
     _assert_no_drift(survey)
+
+
+def test_recompute_of_one_survey_leaves_the_others_alone():
+    mine, other = SurveyFactory(template="nps"), SurveyFactory(template="nps")
+    for survey in (mine, other):
+        processing.process_response(response_id=_submit(survey, 8).pk)
+    ScoreRollup.objects.filter(survey=other, dimension="all").update(count=7)
+
+    assert rollups.recompute_rollups(surveys=[mine]).cells == 0
+
+    assert _cells(other) == {("", 8): 7}
+    assert rollups.recompute_rollups(surveys=[other]).cells == 1
+    assert _cells(other) == {("", 8): 1}
 
 
 def test_unprocessed_responses_are_not_counted_by_recompute():
