@@ -28,11 +28,12 @@ def case_url(followup: FollowUp) -> str:
 
 def notify_channels(followup: FollowUp, kind: str) -> list[Notification]:
     """A notification per enabled channel that wants `kind` for the case's survey."""
-    channels = AlertChannel.objects.filter(
-        Q(surveys=None) | Q(surveys=followup.survey_id),
-        enabled=True,
-        **{CHANNEL_EVENTS[kind]: True},
-    ).distinct()
+    wanting = AlertChannel.objects.filter(enabled=True, **{CHANNEL_EVENTS[kind]: True})
+    channels = [
+        channel
+        for channel in wanting.prefetch_related("surveys")
+        if channel.covers(followup.survey_id)
+    ]
     if not channels:
         return []
     subject, body = emails.render(
