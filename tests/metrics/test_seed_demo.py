@@ -2,10 +2,11 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from metrics.management.commands import seed_demo
 from metrics.models import ScoreRollup
 from metrics.rollups import recompute_rollups
 from surveys.models import Answer, Response, Survey
@@ -98,3 +99,32 @@ def test_seed_demo_opens_cases_for_recent_unhappy_answers_and_a_support_login():
     agent = get_user_model().objects.get(username="agent")
     assert agent.check_password(password.split(" / ")[1])
     assert agent.groups.filter(name="Support agents").exists() and not agent.is_staff
+
+
+def test_seed_demo_stores_comments_exactly_as_written(monkeypatch):
+    """On PostgreSQL the answers travel as COPY text, where tabs, newlines and
+    backslashes must be escaped; on SQLite they go through bulk_create."""
+    tricky = "Tab\there, new\nline, back\\slash, \\N and 'quotes'"
+    moods = {mood: [tricky] for mood in ("low", "mid", "high")}
+    monkeypatch.setattr(seed_demo, "COMMENTS", {"en": moods, "nl": moods})
+    monkeypatch.setattr(seed_demo, "COMMENT_SHARE", 1.0)
+
+    _run("seed_demo", "--responses", "200", "--customers", "5")
+
+    comments = Answer.objects.filter(value__isnull=True)
+    assert comments.count() == 200
+    assert set(comments.values_list("text", flat=True)) == {tricky}
+
+
+def test_an_answer_off_its_scale_stops_the_load_and_loads_nothing(monkeypatch):
+    made = seed_demo._answers
+
+    def off_scale(rng, questions, language, mood):
+        answers = made(rng, questions, language, mood).answers
+        return seed_demo.AnswerSet(((answers[0][0], 99, ""), *answers[1:]))
+
+    monkeypatch.setattr(seed_demo, "_answers", off_scale)
+
+    with pytest.raises(CommandError, match="outside its question's scale"):
+        _run("seed_demo", "--responses", "50", "--customers", "5")
+    assert not Survey.objects.exists() and not Response.objects.exists()

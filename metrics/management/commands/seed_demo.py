@@ -1,27 +1,30 @@
 """Demo surveys, customers and a year of processed responses, loaded in bulk: with COPY
-on PostgreSQL, response ids reserved first so that answers need no read-back, and with
-bulk_create on SQLite (`make run`). bench/ reuses the loader functions."""
+on PostgreSQL (binary for the responses, text made once per answer set for the answers),
+response ids reserved first so that answers need no read-back, and with bulk_create on
+SQLite (`make run`). bench/ reuses the loader functions."""
 
 import json
 import random
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import partial
+from functools import cache, cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
-from django.db.models import F, Max, Model, Q
+from django.db.models import Max, Model
 from django.utils import timezone
+from psycopg.types.json import set_json_dumps
 
 from metrics import followups
 from metrics.access import AGENTS
-from metrics.models import AlertChannel
+from metrics.models import AlertChannel, ScoreRollup
 from metrics.rollups import recompute_rollups
 from surveys.models import Answer, Customer, Question, Response, Survey
 from surveys.services import create_survey
@@ -54,27 +57,63 @@ MOODS, MOOD_WEIGHTS, COMMENT_SHARE = ["low", "mid", "high"], [2, 3, 5], 0.4
 # lookup per row instead of random draws per question.
 ANSWER_SETS = 2000
 YEAR = 365 * 86400
-RESPONSE_COLUMNS = ["id", "survey_id", "customer_id", "submitted_at", "language"]
-RESPONSE_COLUMNS += ["touchpoint", "channel", "segment", "metadata", "processed_at"]
-ANSWER_COLUMNS = ["response_id", "question_id", "value", "text"]
-# (drop, restore) statements for the foreign keys and plain indexes of the loaded tables,
-# and the answer-scale trigger of surveys migration 0002 (its rule checked in one query).
+# The loaded columns of a response, with their types for binary COPY.
+RESPONSE_COLUMNS = {
+    "id": "int8",
+    "survey_id": "int8",
+    "customer_id": "int8",
+    "submitted_at": "timestamptz",
+    "language": "text",
+    "touchpoint": "text",
+    "channel": "text",
+    "segment": "text",
+    "metadata": "jsonb",
+    "processed_at": "timestamptz",
+}
+# (drop, restore) statements for the loaded tables' foreign keys and plain indexes, the
+# primary and unique keys of those no foreign key points to (the answers), and the
+# answer-scale trigger of surveys migration 0002 (its rule checked in one query).
 DROP_AND_RESTORE = """
 SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
        format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname,
               pg_get_constraintdef(oid))
-  FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY({tables})
+  FROM pg_constraint c
+ WHERE conrelid = ANY({tables})
+   AND (contype = 'f' OR contype IN ('p', 'u')
+        AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.confrelid = c.conrelid))
 UNION ALL
 SELECT format('DROP INDEX %s', indexrelid::regclass), pg_get_indexdef(indexrelid)
   FROM pg_index WHERE NOT indisunique AND indrelid = ANY({tables})
 UNION ALL
 SELECT format('ALTER TABLE %s DISABLE TRIGGER %I', tgrelid::regclass, tgname),
        format('ALTER TABLE %s ENABLE TRIGGER %I', tgrelid::regclass, tgname)
-  FROM pg_trigger WHERE tgname = 'surveys_answer_value_within_scale'
+  FROM pg_trigger
+ WHERE tgname = 'surveys_answer_value_within_scale' AND tgrelid = ANY({tables})
 """
 
 Row = tuple[Any, ...]
-AnswerSet = tuple[tuple[int, int | None, str], ...]  # (question id, value, text) each
+# COPY's text format, for the answers: NULL, and the characters a value must escape.
+COPY_NULL = "\\N"
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+@dataclass(frozen=True)
+class AnswerSet:
+    """One respondent's answers, which many demo responses share."""
+
+    answers: tuple[tuple[int, int | None, str], ...]  # (question id, value, text) each
+
+    @cached_property
+    def lines(self) -> tuple[str, ...]:
+        """The answers as lines of COPY text, each but for its leading response id."""
+        return tuple(
+            f"\t{question}\t{COPY_NULL if value is None else value}\t{_copy_value(text)}\n"
+            for question, value, text in self.answers
+        )
+
+
+# Response ids with their answers, or those answers as COPY text.
+Answered = list[tuple[int, AnswerSet]]
 
 
 class Command(BaseCommand):
@@ -96,12 +135,18 @@ class Command(BaseCommand):
             return
         rng = random.Random(options["seed"])  # noqa: S311 - demo data, not secrets
         with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # Demo data need not wait for the disk at commit: after a crash that
+                # lost it, the command simply loads it again.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit = off")
             customers = create_customers(rng, options["customers"])
             surveys = create_demo_surveys(rng)
             count = load_responses(rng, surveys, customers, options["responses"], self.stdout.write)
-            recompute_rollups(
-                surveys=surveys, progress=lambda line: self.stdout.write(f"  scores: {line}")
-            )
+            with _bulk_load(ScoreRollup):
+                recompute_rollups(
+                    surveys=surveys, progress=lambda line: self.stdout.write(f"  scores: {line}")
+                )
             cases = open_demo_cases()
             password = create_demo_support()
         self.stdout.write(f"Loaded {len(surveys)} live surveys and {count} responses.")
@@ -153,33 +198,55 @@ def load_responses(
     progress: Callable[[str], Any] = print,
 ) -> int:
     """Add `count` processed responses over the last year, oldest first; returns `count`.
-    A thread makes the next batch while this one is written, so two cores work; it uses
-    no database and is the only user of `rng`, so a seed always gives the same data."""
+
+    A thread makes each batch while the one before is written, so the database and
+    Python work at once; it uses no database and is the only user of `rng`, so a seed
+    always gives the same data.
+    """
     if count <= 0:
         return 0
     plans = [(s.pk, s.language, _answer_sets(rng, s)) for s in surveys]
     people = [(c.pk, c.language, c.segment, json.dumps({"ref": c.ref})) for c in customers]
-    with transaction.atomic(), _bulk_load(), ThreadPoolExecutor(max_workers=1) as maker:
-        ids = _reserve_ids(count)
-        make = partial(_rows, rng, plans, people, ids, timezone.now())
+    copy = connection.vendor == "postgresql"
+    ids, now = _reserve_ids(count), timezone.now()
+
+    def make(start: int) -> tuple[list[Row], Answered | str]:
+        responses, answered = _rows(rng, plans, people, ids, now, start)
+        return responses, _answers_copy_text(answered) if copy else answered
+
+    with transaction.atomic(), _bulk_load(Response, Answer), ThreadPoolExecutor(1) as maker:
         upcoming = maker.submit(make, 0)
         for start in range(0, count, BATCH):
             responses, answers = upcoming.result()
             if start + BATCH < count:
                 upcoming = maker.submit(make, start + BATCH)
-            _write(Response, RESPONSE_COLUMNS, responses)
-            _write(Answer, ANSWER_COLUMNS, answers)
-            progress(f"  {start + len(responses):,}/{count:,} responses")
+            if isinstance(answers, str):
+                _copy(responses, answers)
+            else:
+                _create(responses, answers)
+            progress(f"  {min(start + BATCH, count):,}/{count:,} responses")
     return count
 
 
 def _answer_sets(rng: random.Random, survey: Survey) -> dict[str, list[AnswerSet]]:
     questions = list(Question.objects.filter(survey=survey).order_by("position"))
     moods = {language: rng.choices(MOODS, MOOD_WEIGHTS, k=ANSWER_SETS) for language in COMMENTS}
-    return {
+    sets = {
         language: [_answers(rng, questions, language, mood) for mood in moods[language]]
         for language in COMMENTS
     }
+    # Every loaded answer is a copy of one of these: the rule of the scale trigger, which
+    # the load switches off, checked once per set instead of once per row.
+    scales = {q.pk: (q.scale_min, q.scale_max) for q in questions}
+    for language_sets in sets.values():
+        for answer_set in language_sets:
+            for question, value, _ in answer_set.answers:
+                low, high = scales[question]
+                if value is not None and not (
+                    low is not None and high is not None and low <= value <= high
+                ):
+                    raise CommandError("An answer lies outside its question's scale.")
+    return sets
 
 
 def _answers(rng: random.Random, questions: list[Question], language: str, mood: str) -> AnswerSet:
@@ -195,14 +262,15 @@ def _answers(rng: random.Random, questions: list[Question], language: str, mood:
         band = {"low": (low, low + third), "mid": (low + third, high - third / 2)}
         start, end = band.get(mood, (high - third / 2, high))
         answers.append((question.pk, min(high, max(low, round(rng.uniform(start, end)))), ""))
-    return tuple(answers)
+    return AnswerSet(tuple(answers))
 
 
 def _rows(
     rng: random.Random, plans: list[Row], people: list[Row], ids: range, now: datetime, start: int
-) -> tuple[list[Row], list[Row]]:
-    """The response and answer rows (as *_COLUMNS) of the batch from `start`. Each batch
-    covers its slice of the year, oldest first, so ids rise with submitted_at."""
+) -> tuple[list[Row], Answered]:
+    """The response rows (as RESPONSE_COLUMNS) of the batch from `start`, and each one's
+    answers. Each batch covers its slice of the year, oldest first, so ids rise with
+    submitted_at."""
     k, count = min(BATCH, len(ids) - start), len(ids)
     oldest = 60 + (YEAR - 60) * (count - start) // count  # seconds before now
     newest = 60 + (YEAR - 60) * (count - start - k) // count
@@ -216,15 +284,15 @@ def _rows(
         rng.choices(range(ANSWER_SETS), k=k),
         strict=True,
     )
-    responses, answers = [], []
+    responses, answered = [], []
     for pk, age, (survey, default, sets), person, where, via, pick in picks:
         customer, language, segment, meta = person
         language = language or default
         submitted = now - timedelta(seconds=age)
         row = (pk, survey, customer, submitted, language, where, via, segment, meta, now)
         responses.append(row)
-        answers += [(pk, *answer) for answer in sets[language][pick]]
-    return responses, answers
+        answered.append((pk, sets[language][pick]))
+    return responses, answered
 
 
 def _reserve_ids(count: int) -> range:
@@ -243,33 +311,58 @@ def _reserve_ids(count: int) -> range:
     return range(last - count + 1, last + 1)
 
 
-def _write(model: type[Model], columns: list[str], rows: Iterable[Row]) -> None:
-    if connection.vendor == "postgresql":
-        statement = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-            for row in rows:
+def _answers_copy_text(answered: Answered) -> str:
+    """Two thirds of the rows are answers, each from a shared answer set: as COPY text,
+    made once per set and prefixed with the response id."""
+    return "".join(f"{pk}{line}" for pk, each in answered for line in each.lines)
+
+
+@cache
+def _copy_value(text: str) -> str:
+    return text.translate(COPY_ESCAPES)
+
+
+def _copy(responses: list[Row], answers: str) -> None:
+    columns = ", ".join(RESPONSE_COLUMNS)
+    with connection.cursor() as cursor:
+        set_json_dumps(str, context=cursor.cursor)  # the metadata is JSON text already
+        binary = f"COPY surveys_response ({columns}) FROM STDIN (FORMAT BINARY)"
+        with cursor.cursor.copy(binary) as copy:
+            copy.set_types(list(RESPONSE_COLUMNS.values()))
+            for row in responses:
                 copy.write_row(row)
-        return
-    objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        text = "COPY surveys_answer (response_id, question_id, value, text) FROM STDIN"
+        with cursor.cursor.copy(text) as copy:
+            copy.write(answers)
+
+
+def _create(responses: list[Row], answered: Answered) -> None:
+    objects = [Response(**dict(zip(RESPONSE_COLUMNS, row, strict=True))) for row in responses]
     for response in objects:
-        if isinstance(response, Response):
-            response.metadata = json.loads(response.metadata)
-    model._default_manager.bulk_create(objects, batch_size=5000)
+        response.metadata = json.loads(response.metadata)
+    Response.objects.bulk_create(objects, batch_size=5000)
+    Answer.objects.bulk_create(
+        (
+            Answer(response_id=pk, question_id=question, value=value, text=text)
+            for pk, each in answered
+            for question, value, text in each.answers
+        ),
+        batch_size=5000,
+    )
 
 
 @contextmanager
-def _bulk_load() -> Iterator[None]:
-    """On PostgreSQL, as its manual advises ("Populating a Database"), drop the foreign
-    keys, plain indexes and scale trigger of the loaded tables and restore them after (the
-    caller's transaction locks the tables): one query checks each rule, not one per row."""
+def _bulk_load(*models: type[Model]) -> Iterator[None]:
+    """On PostgreSQL, as its manual advises ("Populating a Database"), drop the keys,
+    indexes and scale trigger of the models' tables (DROP_AND_RESTORE) and restore them
+    after, within the caller's transaction: one query checks each rule, not one per row."""
     if connection.vendor != "postgresql":
         yield
         return
-    tables = [Response._meta.db_table, Answer._meta.db_table]
+    tables = [model._meta.db_table for model in models]
     with connection.cursor() as cursor:
         connection.check_constraints()  # ALTER TABLE refuses pending deferred checks
-        in_tables = f"ARRAY{tables}::regclass[]"
-        cursor.execute(DROP_AND_RESTORE.format(tables=in_tables))
+        cursor.execute(DROP_AND_RESTORE.format(tables=f"ARRAY{tables}::regclass[]"))
         steps = cursor.fetchall()
         for drop, _ in steps:
             cursor.execute(drop)
@@ -279,13 +372,6 @@ def _bulk_load() -> Iterator[None]:
             cursor.execute(restore)
         cursor.execute("RESET maintenance_work_mem")
         cursor.execute(f"ANALYZE {', '.join(tables)}")
-    off_scale = Answer.objects.filter(value__isnull=False).filter(
-        Q(question__scale_min__isnull=True)
-        | Q(value__lt=F("question__scale_min"))
-        | Q(value__gt=F("question__scale_max"))
-    )
-    if off_scale.exists():  # the rule of the trigger, checked once for all rows
-        raise CommandError("An answer lies outside its question's scale.")
 
 
 def open_demo_cases(limit: int = 12, days: int = 3) -> int:
