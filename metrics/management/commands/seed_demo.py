@@ -143,6 +143,7 @@ class Command(BaseCommand):
             customers = create_customers(rng, options["customers"])
             surveys = create_demo_surveys(rng)
             count = load_responses(rng, surveys, customers, options["responses"], self.stdout.write)
+            self.stdout.write(f"  scores: counting the answers of {len(surveys)} surveys")
             with _bulk_load(ScoreRollup):
                 recompute_rollups(
                     surveys=surveys, progress=lambda line: self.stdout.write(f"  scores: {line}")
