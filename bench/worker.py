@@ -24,8 +24,7 @@ from surveys.signals import response_submitted
 N = 3000
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = [str(ROOT / ".venv/bin/celery"), "-A", "loyaltysite", "worker", "-l", "WARNING"]
-# One worker as README's production command starts it: prefork, a process per core.
-WORKER = CELERY
+# One worker, as README's production command starts it: prefork, a process per core.
 # For comparison: a single process (--pool=solo), which cannot use the second core.
 SINGLE_PROCESS = [*CELERY, "--pool=solo"]
 ROUNDS = 3  # of the worker; the median counts, as this machine's speed varies
@@ -99,20 +98,22 @@ def main() -> None:
     broker.flushdb()
     rng = random.Random(1)
     names = ["In-process", *(f"Worker {n}" for n in range(1, ROUNDS + 1)), "Single process"]
-    alone, *rounds, single = seed_demo.create_demo_surveys(rng, [("nps", n, "en") for n in names])
-    baseline = in_process(alone, rng)
+    unqueued, *rounds, single = seed_demo.create_demo_surveys(
+        rng, [("nps", n, "en") for n in names]
+    )
+    baseline = in_process(unqueued, rng)
     broker.flushdb()  # anything the baseline enqueued
     print(f"in-process: {N:,} process_response calls in {baseline:.2f} s ({N / baseline:,.0f}/s)")
-    times = [through_worker(WORKER, survey, rng) for survey in rounds]
+    times = [through_worker(CELERY, survey, rng) for survey in rounds]
     rounds_text = ", ".join(f"{t:.2f}" for t in times)
     print(f"one worker: {N:,} queued responses processed in {rounds_text} s")
     elapsed = statistics.median(times)
     verdict("responses processed per second by one worker (median)", N / elapsed, 300)
     print(f"ratio worker/in-process time: {elapsed / baseline:.2f}x")
-    alone_time = through_worker(SINGLE_PROCESS, single, rng)
+    solo = through_worker(SINGLE_PROCESS, single, rng)
     print(
-        f"for comparison, one worker process (--pool=solo): {N / alone_time:,.0f}/s, "
-        f"ratio to in-process time {alone_time / baseline:.2f}x"
+        f"for comparison, one worker process (--pool=solo): {N / solo:,.0f}/s, "
+        f"ratio to in-process time {solo / baseline:.2f}x"
     )
 
 

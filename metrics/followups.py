@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,7 +16,7 @@ from metrics import emails
 from metrics.models import FollowUp, FollowUpNote, FollowUpRule, Notification
 from metrics.notifications import notify_channels, notify_person
 from metrics.scores import KEY_ROLE, default_threshold, tone
-from surveys.models import Question, Response, Survey
+from surveys.models import Answer, Question, Response, Survey
 
 REASONS = {
     "nps": FollowUp.Reason.DETRACTOR,
@@ -66,12 +66,22 @@ def rule_for(survey: Survey, yes_no: bool) -> FollowUpRule:
     return rule or FollowUpRule(survey=survey, threshold=default_threshold(survey.kind, yes_no))
 
 
-# What after_answers needs of each answer, in this order.
-ANSWER_FIELDS = ("question_id", "question__role", "question__scale_max", "value", "text")
+# What after_answers and the rollups need of each answer of a response, in one plain
+# query: (question id, role, scale maximum, value, text).
+ANSWERS = f"""
+SELECT a.question_id, q.role, q.scale_max, a.value, a.text
+  FROM {Answer._meta.db_table} a JOIN {Question._meta.db_table} q ON q.id = a.question_id
+ WHERE a.response_id = %s"""  # noqa: S608
+
+
+def answers_of(response_id: int) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(ANSWERS, [response_id])
+        return cursor.fetchall()
 
 
 def after_answers(*, response: Response, answers: Sequence[tuple[Any, ...]]) -> FollowUp | None:
-    """after_answer for a response's answers read as ANSWER_FIELDS rows."""
+    """after_answer for a response's answers as answers_of reads them."""
     key_role = KEY_ROLE[response.survey.kind]
     key = next((a for a in answers if a[1] == key_role), None)
     return after_answer(

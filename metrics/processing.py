@@ -4,11 +4,11 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import connection, router, transaction
 from django.utils import timezone
 
 from metrics import followups, rollups
-from surveys.models import Answer, Question, Response
+from surveys.models import Response
 
 logger = logging.getLogger(__name__)
 
@@ -16,18 +16,13 @@ logger = logging.getLogger(__name__)
 SWEEP_AFTER = timedelta(seconds=60)
 
 
-# The hot path reads in plain SQL: on a worker an ORM query costs several times its round
-# trip, and one worker must keep up with hundreds of answers a second. RETURNING makes the
+# The hot path is plain SQL: on a worker an ORM query costs several times its round trip,
+# and one worker must keep up with hundreds of answers a second. RETURNING makes the
 # claim and the read of the response one statement (PostgreSQL, and SQLite since 3.35).
 CLAIM = f"""
 UPDATE {Response._meta.db_table} SET processed_at = %s
  WHERE id = %s AND processed_at IS NULL
 RETURNING *"""  # noqa: S608
-# The answers as followups.ANSWER_FIELDS.
-ANSWERS = f"""
-SELECT a.question_id, q.role, q.scale_max, a.value, a.text
-  FROM {Answer._meta.db_table} a JOIN {Question._meta.db_table} q ON q.id = a.question_id
- WHERE a.response_id = %s"""  # noqa: S608
 
 
 @transaction.atomic
@@ -43,14 +38,13 @@ def process_response(*, response_id: int) -> bool:
         # with the counts, so the response is unprocessed again and the sweeper redoes it.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
-    claimed = list(Response.objects.raw(CLAIM, [timezone.now(), response_id]))
+    responses = Response.objects.db_manager(router.db_for_write(Response))
+    claimed = list(responses.raw(CLAIM, [timezone.now(), response_id]))
     if not claimed:
         return False
     (response,) = claimed
     response.survey = followups.survey_with_rule(response.survey_id)
-    with connection.cursor() as cursor:
-        cursor.execute(ANSWERS, [response_id])
-        answers = cursor.fetchall()
+    answers = followups.answers_of(response_id)
     day = timezone.localdate(response.submitted_at)
     members = rollups.members(response)
     rollups.add(

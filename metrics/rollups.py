@@ -1,6 +1,5 @@
 """ScoreRollup counts: added to per processed response, and rebuilt from raw answers."""
 
-import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,8 +12,6 @@ from django.db.models.functions import TruncDate
 
 from metrics.models import ScoreRollup
 from surveys.models import Answer, Response, Survey
-
-logger = logging.getLogger(__name__)
 
 Dimension = ScoreRollup.Dimension
 # (survey_id, question_id, day, dimension, member, value)
@@ -103,10 +100,11 @@ def _count_sql() -> str:
 
 
 # Compare and correct in the database: a million answers' cells never travel to Python.
-WRONG = f"""
+WRONG_OR_MISSING = f"""
 SELECT COUNT(*), COALESCE(SUM(ABS(fresh.count - COALESCE({TABLE}.count, 0))), 0)
   FROM rollup_fresh fresh LEFT JOIN {TABLE} ON {SAME_CELL}
  WHERE {TABLE}.count IS NULL OR {TABLE}.count <> fresh.count"""  # noqa: S608
+# The stored cells of the surveys that the answers no longer give: counted, then deleted.
 SUPERFLUOUS = f"""
 FROM {TABLE} WHERE survey_id IN ({{surveys}})
    AND NOT EXISTS (SELECT 1 FROM rollup_fresh fresh WHERE {SAME_CELL})"""  # noqa: S608
@@ -148,7 +146,7 @@ def recompute_rollups(
         step("read the answers (1/3)")
         cursor.execute(_count_sql(), [str(d) for d in [Dimension.ALL, *MEMBER_FIELDS]])
         step("counted them per day, segment, touchpoint and channel (2/3)")
-        cursor.execute(WRONG)
+        cursor.execute(WRONG_OR_MISSING)
         wrong, wrong_answers = cursor.fetchone()
         superfluous = SUPERFLUOUS.format(surveys=in_surveys)
         cursor.execute(f"SELECT COUNT(*), COALESCE(SUM(count), 0) {superfluous}", survey_ids)

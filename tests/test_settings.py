@@ -86,3 +86,20 @@ def test_embedded_defaults_need_no_server():
     result = _manage("shell", "--no-imports", "-c", script, REDIS_URL="")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
+
+
+def test_an_sqlite_without_returning_is_refused_at_start_up(monkeypatch):
+    from types import SimpleNamespace
+
+    from metrics import apps
+
+    sqlite = SimpleNamespace(DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3"}})
+    monkeypatch.setattr(apps, "settings", sqlite)
+    monkeypatch.setattr(apps.sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(apps.sqlite3, "sqlite_version", "3.31.1")
+
+    (error,) = apps.sqlite_has_returning()
+    assert error.id == "metrics.E001" and "3.31.1" in error.msg
+
+    monkeypatch.setattr(apps.sqlite3, "sqlite_version_info", (3, 40, 1))
+    assert apps.sqlite_has_returning() == []

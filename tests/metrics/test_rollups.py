@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from metrics import processing, rollups, tasks
-from metrics.models import ScoreRollup
+from metrics.models import FollowUp, ScoreRollup
 from surveys.models import Response
 from surveys.services import submit_response
 from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
@@ -57,22 +57,29 @@ def test_processing_counts_each_answer_once_per_dimension():
     _assert_no_drift(survey)
 
 
+@pytest.mark.parametrize(
+    ("template", "score", "case_queries"),
+    [("nps", 8, 0), ("loyalty", 9, 0), ("nps", 3, 3)],
+)
 def test_processing_takes_the_same_few_queries_whatever_the_survey(
-    django_assert_num_queries,
+    template, score, case_queries, django_assert_num_queries
 ):
     """The worker's hot path: the claim, the survey with its rule, the answers, one
-    upsert for every count (and on PostgreSQL the commit setting), in one savepoint."""
-    statements = 6 + (connection.vendor == "postgresql")
-    for template, score in (("nps", 8), ("loyalty", 9)):
-        survey = SurveyFactory(template=template)
-        questions = survey.questions.exclude(scale_min=None)
-        response = submit_response(
-            survey=survey, answers={q: score for q in questions}, metadata={}, language="en"
-        )
-        with django_assert_num_queries(statements):
-            assert processing.process_response(response_id=response.pk) is True
-        counted = ScoreRollup.objects.filter(survey=survey, dimension="all")
-        assert sum(counted.values_list("count", flat=True)) == questions.count()
+    upsert for every count (and on PostgreSQL the commit setting), in one savepoint; an
+    unhappy answer adds its case, the case's first note and the look for alert channels."""
+    survey = SurveyFactory(template=template)
+    questions = survey.questions.exclude(scale_min=None)
+    response = submit_response(
+        survey=survey, answers={q: score for q in questions}, metadata={}, language="en"
+    )
+
+    statements = 6 + (connection.vendor == "postgresql") + case_queries
+    with django_assert_num_queries(statements):
+        assert processing.process_response(response_id=response.pk) is True
+
+    counted = ScoreRollup.objects.filter(survey=survey, dimension="all")
+    assert sum(counted.values_list("count", flat=True)) == questions.count()
+    assert FollowUp.objects.filter(response=response).exists() is bool(case_queries)
 
 
 def test_counts_are_per_local_day():

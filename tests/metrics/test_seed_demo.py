@@ -25,7 +25,7 @@ def _schema():
     with connection.cursor() as cursor:
         found = {
             (table, name, repr(sorted(details.items())))
-            for table in ("surveys_response", "surveys_answer")
+            for table in ("surveys_response", "surveys_answer", "metrics_scorerollup")
             for name, details in connection.introspection.get_constraints(cursor, table).items()
         }
         if connection.vendor == "postgresql":
@@ -104,7 +104,7 @@ def test_seed_demo_opens_cases_for_recent_unhappy_answers_and_a_support_login():
 def test_seed_demo_stores_comments_exactly_as_written(monkeypatch):
     """On PostgreSQL the answers travel as COPY text, where tabs, newlines and
     backslashes must be escaped; on SQLite they go through bulk_create."""
-    tricky = "Tab\there, new\nline, back\\slash, \\N and 'quotes'"
+    tricky = "Tab\there, new\nline, return\r, back\\slash, \\N and 'quotes'"
     moods = {mood: [tricky] for mood in ("low", "mid", "high")}
     monkeypatch.setattr(seed_demo, "COMMENTS", {"en": moods, "nl": moods})
     monkeypatch.setattr(seed_demo, "COMMENT_SHARE", 1.0)

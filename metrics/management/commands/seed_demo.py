@@ -79,8 +79,9 @@ SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
               pg_get_constraintdef(oid))
   FROM pg_constraint c
  WHERE conrelid = ANY({tables})
-   AND (contype = 'f' OR contype IN ('p', 'u')
-        AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.confrelid = c.conrelid))
+   AND (contype = 'f'
+        OR (contype IN ('p', 'u')
+            AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.confrelid = c.conrelid)))
 UNION ALL
 SELECT format('DROP INDEX %s', indexrelid::regclass), pg_get_indexdef(indexrelid)
   FROM pg_index WHERE NOT indisunique AND indrelid = ANY({tables})
@@ -208,14 +209,15 @@ def load_responses(
         return 0
     plans = [(s.pk, s.language, _answer_sets(rng, s)) for s in surveys]
     people = [(c.pk, c.language, c.segment, json.dumps({"ref": c.ref})) for c in customers]
-    copy = connection.vendor == "postgresql"
-    ids, now = _reserve_ids(count), timezone.now()
-
-    def make(start: int) -> tuple[list[Row], Answered | str]:
-        responses, answered = _rows(rng, plans, people, ids, now, start)
-        return responses, _answers_copy_text(answered) if copy else answered
-
+    postgres = connection.vendor == "postgresql"
+    now = timezone.now()
     with transaction.atomic(), _bulk_load(Response, Answer), ThreadPoolExecutor(1) as maker:
+        ids = _reserve_ids(count)
+
+        def make(start: int) -> tuple[list[Row], Answered | str]:
+            responses, answered = _rows(rng, plans, people, ids, now, start)
+            return responses, _answers_copy_text(answered) if postgres else answered
+
         upcoming = maker.submit(make, 0)
         for start in range(0, count, BATCH):
             responses, answers = upcoming.result()
@@ -297,8 +299,8 @@ def _rows(
 
 
 def _reserve_ids(count: int) -> range:
-    """Ids for `count` new responses. On PostgreSQL `_bulk_load` holds the table's lock,
-    so no insert takes a number between nextval and setval."""
+    """Ids for `count` new responses. On PostgreSQL the caller's `_bulk_load` holds the
+    table's lock, so no insert takes a number between nextval and setval."""
     if connection.vendor != "postgresql":
         start = (Response.objects.aggregate(last=Max("pk"))["last"] or 0) + 1
         return range(start, start + count)
@@ -327,12 +329,12 @@ def _copy(responses: list[Row], answers: str) -> None:
     columns = ", ".join(RESPONSE_COLUMNS)
     with connection.cursor() as cursor:
         set_json_dumps(str, context=cursor.cursor)  # the metadata is JSON text already
-        binary = f"COPY surveys_response ({columns}) FROM STDIN (FORMAT BINARY)"
+        binary = f"COPY {Response._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)"
         with cursor.cursor.copy(binary) as copy:
             copy.set_types(list(RESPONSE_COLUMNS.values()))
             for row in responses:
                 copy.write_row(row)
-        text = "COPY surveys_answer (response_id, question_id, value, text) FROM STDIN"
+        text = f"COPY {Answer._meta.db_table} (response_id, question_id, value, text) FROM STDIN"
         with cursor.cursor.copy(text) as copy:
             copy.write(answers)
 
@@ -386,7 +388,7 @@ def open_demo_cases(limit: int = 12, days: int = 3) -> int:
     )
     opened = 0
     for response in recent:
-        answers = list(response.answers.values_list(*followups.ANSWER_FIELDS))
+        answers = followups.answers_of(response.pk)
         opened += followups.after_answers(response=response, answers=answers) is not None
         if opened == limit:
             break
