@@ -2,7 +2,7 @@
 
 Posts detractor answers (NPS 3) to a survey's public form, one at a time, with Django's
 test client in this process, and polls the database every 2 ms for each answer's FollowUp
-row. The worker is the Procfile's (prefork, concurrency 2), started by this script.
+row. The worker is the Procfile's (prefork, WORKER_CONCURRENCY processes), started by this script.
 
 See bench/README.md.
 """
@@ -48,7 +48,7 @@ def start_worker() -> subprocess.Popen:
     """The Procfile's worker, on REDIS_URL and DATABASE_URL; returned once it answers."""
     command = [sys.executable, "-m", "celery", "-A", "loyaltysite", "worker"]
     worker = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [*command, "--loglevel=WARNING", "--concurrency=2"],
+        [*command, "--loglevel=WARNING"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,  # its banner; warnings and errors go to stderr
         start_new_session=True,

@@ -23,8 +23,9 @@ from surveys.signals import response_submitted
 
 N = 3000
 ROOT = Path(__file__).resolve().parent.parent
+# One worker, as README's production command starts it: prefork, WORKER_CONCURRENCY
+# processes (two per core by default).
 CELERY = [str(ROOT / ".venv/bin/celery"), "-A", "loyaltysite", "worker", "-l", "WARNING"]
-# One worker, as README's production command starts it: prefork, a process per core.
 # For comparison: a single process (--pool=solo), which cannot use the second core.
 SINGLE_PROCESS = [*CELERY, "--pool=solo"]
 ROUNDS = 3  # of the worker; the median counts, as this machine's speed varies

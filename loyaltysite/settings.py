@@ -1,5 +1,6 @@
 """Settings, read from the environment only (see README, "Configuration")."""
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -196,6 +197,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Processing an answer waits on the database about half of the time, so a worker runs
+# two processes per core to keep the cores busy (bench/worker.py measures it).
+CELERY_WORKER_CONCURRENCY = envint("WORKER_CONCURRENCY", 2 * (os.cpu_count() or 1))
+if CELERY_WORKER_CONCURRENCY < 1:
+    raise ImproperlyConfigured(f"WORKER_CONCURRENCY={CELERY_WORKER_CONCURRENCY} must be 1 or more.")
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

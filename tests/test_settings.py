@@ -48,6 +48,7 @@ def test_production_settings_pass_the_deployment_checklist():
             "SITE_URL='surveys.example.com' must be an http(s) URL",
         ),
         ({"SECURE_HSTS_SECONDS": "a year"}, "SECURE_HSTS_SECONDS='a year' is not a whole number"),
+        ({"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY=0 must be 1 or more"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(env, message):
