@@ -4,7 +4,7 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
-from django.db import connection, router, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from metrics import followups, rollups
@@ -38,8 +38,10 @@ def process_response(*, response_id: int) -> bool:
         # with the counts, so the response is unprocessed again and the sweeper redoes it.
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
-    responses = Response.objects.db_manager(router.db_for_write(Response))
-    claimed = list(responses.raw(CLAIM, [timezone.now(), response_id]))
+    # On this transaction's connection: raw() would otherwise ask the router for a read.
+    claimed = list(
+        Response.objects.raw(CLAIM, [timezone.now(), response_id], using=connection.alias)
+    )
     if not claimed:
         return False
     (response,) = claimed

@@ -240,15 +240,14 @@ def _answer_sets(rng: random.Random, survey: Survey) -> dict[str, list[AnswerSet
     }
     # Every loaded answer is a copy of one of these: the rule of the scale trigger, which
     # the load switches off, checked once per set instead of once per row.
-    scales = {q.pk: (q.scale_min, q.scale_max) for q in questions}
-    for language_sets in sets.values():
-        for answer_set in language_sets:
-            for question, value, _ in answer_set.answers:
-                low, high = scales[question]
-                if value is not None and not (
-                    low is not None and high is not None and low <= value <= high
-                ):
-                    raise CommandError("An answer lies outside its question's scale.")
+    scales = {question.pk: question.scale_values for question in questions}
+    if any(
+        value is not None and value not in scales[question]
+        for language_sets in sets.values()
+        for answer_set in language_sets
+        for question, value, _ in answer_set.answers
+    ):
+        raise CommandError("An answer lies outside its question's scale.")
     return sets
 
 
