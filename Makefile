@@ -23,6 +23,8 @@ node_modules/.installed: package.json package-lock.json
 		echo "npm not found: the browser tests will be skipped."; \
 	fi
 
+# Links printed and mailed by the demo point where it serves, unless SITE_URL is set.
+run: export SITE_URL ?= http://$(subst 0.0.0.0,localhost,$(RUN_ADDRESS))
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo

@@ -12,10 +12,10 @@ from django.utils.translation import gettext_lazy as _
 from loyaltysite.env import envbool, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Embedded defaults (SQLite, file-based broker, mail folder) keep their files here.
-VAR_DIR = BASE_DIR / "var"
-
 DEBUG = envbool("DEBUG", True)
+
+# Embedded defaults (SQLite, file-based broker, mail folder) keep their files here.
+VAR_DIR = Path(envstr("VAR_DIR") or BASE_DIR / "var")
 
 SECRET_KEY = envstr("SECRET_KEY")
 if not SECRET_KEY:
@@ -25,7 +25,11 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 
-SITE_URL = envstr("SITE_URL", "http://localhost:8000").rstrip("/")
+# Links in email must name the public address: it cannot be guessed in production.
+# `make run` sets it from the address it serves.
+SITE_URL = envstr("SITE_URL", "http://localhost:8000" if DEBUG else "").rstrip("/")
+if not SITE_URL:
+    raise ImproperlyConfigured("SITE_URL must be set when DEBUG is off.")
 _site = urlsplit(SITE_URL)
 if _site.scheme not in ("http", "https") or not _site.netloc:
     raise ImproperlyConfigured(
@@ -88,7 +92,7 @@ if DATABASE_URL:
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
 else:
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
     }

@@ -41,6 +41,10 @@ def test_production_settings_pass_the_deployment_checklist():
     [
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
         ({"DEBUG": "0"}, "SECRET_KEY must be set when DEBUG is off"),
+        (
+            {"DEBUG": "0", "SECRET_KEY": PRODUCTION["SECRET_KEY"]},
+            "SITE_URL must be set when DEBUG is off",
+        ),
         ({"DATABASE_URL": "mysql-ish://nowhere"}, "DATABASE_URL is not a database URL"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' must start with redis://"),
         (
