@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import Min, QuerySet
+from django.db.models import Case, Min, OuterRef, QuerySet, Subquery, Value, When
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -15,10 +15,12 @@ from django.utils.translation import gettext_lazy as _
 from metrics.models import AlertChannel, FollowUp, FollowUpNote, FollowUpRule, Notification
 from metrics.periods import MAX_DAYS, Period
 from metrics.rollups import recompute_rollups
-from surveys.admin import SurveyAdmin
-from surveys.models import Survey
+from metrics.scores import KEY_ROLE
+from surveys.admin import ResponseAdmin, SurveyAdmin
+from surveys.models import Answer, Response, Survey
 
 admin.site.unregister(Survey)
+admin.site.unregister(Response)
 
 
 class FollowUpRuleInline(admin.StackedInline):
@@ -43,10 +45,18 @@ class SurveyWithScoresAdmin(SurveyAdmin):
         (name, options), *rest = fieldsets
         return [(name, {**options, "fields": [*options["fields"], "scores"]}), *rest]
 
+    list_display = [*SurveyAdmin.list_display, "dashboard"]
+
     @admin.display(description=_("scores"))
     def scores(self, obj: Survey) -> str:
         return format_html(
             '<a href="{}">{}</a>', reverse("metrics:survey", args=[obj.pk]), _("Open the dashboard")
+        )
+
+    @admin.display(description=_("dashboard"))
+    def dashboard(self, obj: Survey) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("metrics:survey", args=[obj.pk]), _("Scores")
         )
 
     @admin.action(description=_("Recompute the scores of the selected surveys"))
@@ -85,6 +95,35 @@ class SurveyWithScoresAdmin(SurveyAdmin):
         start = max(timezone.localdate(first), longest.start) if first else longest.end
         query = urlencode({"start": start.isoformat(), "end": longest.end.isoformat()})
         return redirect(f"{reverse(url_name, args=[survey.pk])}?{query}")
+
+
+@admin.register(Response)
+class ResponseWithScoreAdmin(ResponseAdmin):
+    list_display = [*ResponseAdmin.list_display[:3], "score", *ResponseAdmin.list_display[3:]]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Response]:
+        key_role = Case(
+            *(When(survey__kind=kind, then=Value(role)) for kind, role in KEY_ROLE.items())
+        )
+        key = Answer.objects.filter(response=OuterRef("pk"), question__role=OuterRef("_key_role"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(_key_role=key_role)
+            .annotate(
+                _score=Subquery(key.values("value")[:1]),
+                _key_scale_max=Subquery(key.values("question__scale_max")[:1]),
+            )
+        )
+
+    @admin.display(description=_("score"), ordering="_score")
+    def score(self, obj: Response) -> str:
+        value = obj._score  # type: ignore[attr-defined]
+        if value is None:
+            return "-"
+        if obj._key_scale_max == 1:  # type: ignore[attr-defined] # a yes/no question
+            return str(_("Yes") if value else _("No"))
+        return str(value)
 
 
 @admin.register(AlertChannel)

@@ -2,26 +2,28 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from surveys.models import Answer, Customer, Invitation, Question, Response, Survey
-from surveys.services import create_survey
+from surveys.services import InvitationThrottled, check_throttle, create_survey, invite
 from surveys.survey_templates import template_choices
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 
-def _copyable_link(url: str, label: "StrOrPromise") -> str:
+def _copyable_link(url: str, label: "StrOrPromise", size: int = 70) -> str:
     """A link in a read-only box that selects itself, ready to copy, and opens in a tab."""
     return format_html(
-        '<input type="text" readonly value="{}" size="70" aria-label="{}" onfocus="this.select()">'
+        '<input type="text" readonly value="{}" size="{}" aria-label="{}" onfocus="this.select()">'
         ' <a href="{}" target="_blank" rel="noopener">{}</a>',
         url,
+        size,
         label,
         url,
         _("Open"),
@@ -30,7 +32,7 @@ def _copyable_link(url: str, label: "StrOrPromise") -> str:
 
 class SurveyCreationForm(forms.ModelForm):
     template = forms.ChoiceField(
-        label=_("template"),
+        label=_("Template"),
         choices=template_choices,
         help_text=_("The questions and their standard wording; you can edit the wording later."),
     )
@@ -87,7 +89,15 @@ class QuestionInline(admin.StackedInline):
 class SurveyAdmin(admin.ModelAdmin):
     form = SurveyChangeForm
     add_form = SurveyCreationForm
-    list_display = ["name", "company", "kind", "language", "status", "response_count", "created_at"]
+    # The list keeps to what fits a screen; company, language and dates are searched,
+    # filtered or on the change page.
+    list_display = [
+        "name",
+        "kind",
+        "status",
+        "response_count",
+        "public_link_to_copy",
+    ]
     list_filter = ["status", "kind", "language"]
     search_fields = ["name", "company", "slug", "touchpoint"]
     actions = ["make_live", "close"]
@@ -140,6 +150,10 @@ class SurveyAdmin(admin.ModelAdmin):
     def public_link(self, obj: Survey) -> str:
         return _copyable_link(obj.public_url, _("public link")) if obj.pk else "-"
 
+    @admin.display(description=_("public link"))
+    def public_link_to_copy(self, obj: Survey) -> str:
+        return _copyable_link(obj.public_url, _("public link"), size=12)
+
     @admin.action(description=_("Make the selected surveys live"))
     def make_live(self, request: HttpRequest, queryset: QuerySet[Survey]) -> None:
         self._transition(request, queryset, Survey.Status.LIVE)
@@ -178,19 +192,49 @@ class SurveyAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "ref", "segment", "customer_since", "customer_until"]
+    list_display = ["name", "email", "phone", "ref", "segment", "customer_since", "customer_until"]
     list_filter = ["segment", "language"]
-    search_fields = ["name", "email", "ref"]
+    search_fields = ["name", "email", "phone", "ref"]
+
+
+class InvitationForm(forms.ModelForm):
+    class Meta:
+        model = Invitation
+        fields = ["survey", "customer"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        survey, customer = cleaned.get("survey"), cleaned.get("customer")
+        if self.instance.pk is None and survey and customer:
+            try:
+                check_throttle(survey=survey, customer=customer)
+            except InvitationThrottled as exc:
+                raise forms.ValidationError(exc.message, code="throttled") from None
+        return cleaned
 
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
+    form = InvitationForm
     list_display = ["customer", "survey", "created_at", "sent_at", "responded_at"]
     list_filter = ["survey", ("responded_at", admin.EmptyFieldListFilter)]
     search_fields = ["customer__email", "customer__name", "customer__ref", "survey__name"]
     list_select_related = ["customer", "survey"]
     autocomplete_fields = ["customer", "survey"]
     readonly_fields = ["link", "created_at", "sent_at", "reminded_at", "responded_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        # Who was invited to what is history once the link exists.
+        fixed = ["survey", "customer"] if obj is not None else []
+        return [*fixed, *self.readonly_fields]
+
+    def save_model(self, request: HttpRequest, obj: Invitation, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the service, so its throttle holds here as for every other way in.
+        obj.pk = invite(survey=obj.survey, customer=obj.customer).pk
+        obj.refresh_from_db()
 
     @admin.display(description=_("personal link"))
     def link(self, obj: Invitation) -> str:
@@ -209,12 +253,23 @@ class AnswerInline(admin.TabularInline):
 
 @admin.register(Response)
 class ResponseAdmin(admin.ModelAdmin):
-    list_display = ["survey", "submitted_at", "customer", "language", "touchpoint", "channel"]
+    # Language and channel are filters: the comment needs the room.
+    list_display = ["survey", "submitted_at", "customer", "comment", "touchpoint"]
     list_filter = ["survey", "language", "touchpoint", "channel", "submitted_at"]
     search_fields = ["customer__email", "customer__ref", "survey__name"]
     list_select_related = ["survey", "customer"]
     date_hierarchy = "submitted_at"
     inlines = [AnswerInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Response]:
+        comments = Answer.objects.filter(response=OuterRef("pk"), question__role="comment")
+        return (
+            super().get_queryset(request).annotate(_comment=Subquery(comments.values("text")[:1]))
+        )
+
+    @admin.display(description=_("comment"))
+    def comment(self, obj: Response) -> str:
+        return Truncator(obj._comment or "").chars(80)  # type: ignore[attr-defined]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

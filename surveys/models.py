@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 COMMENT_MAX_LENGTH = 5000
@@ -152,7 +153,8 @@ class Question(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.text_en
+        # In the language staff read the admin in.
+        return self.text(get_language() or "")
 
     @property
     def is_scale(self) -> bool:
@@ -185,6 +187,7 @@ class Customer(models.Model):
     )
     email = models.EmailField(_("email"), blank=True)
     name = models.CharField(_("name"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
     segment = models.CharField(_("segment"), max_length=100, blank=True)
     language = models.CharField(_("language"), max_length=2, choices=Language.choices, blank=True)
     customer_since = models.DateField(_("customer since"), null=True, blank=True)

@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from surveys.models import Answer, Customer, Invitation, Question, Response, Survey
 from surveys.signals import response_submitted
@@ -24,7 +26,14 @@ class AlreadyAnswered(SubmissionRefused):
 
 
 class InvitationThrottled(Exception):
-    pass
+    """The customer was invited too recently to be asked again."""
+
+    def __init__(self, *, customer: Customer, last: Invitation, days: int) -> None:
+        self.message = _(
+            "%(customer)s was invited on %(date)s; this survey does not invite anyone "
+            "again within %(days)d days."
+        ) % {"customer": customer, "date": date_format(last.created_at.date()), "days": days}
+        super().__init__(self.message)
 
 
 @transaction.atomic
@@ -53,21 +62,29 @@ def create_survey(*, survey: Survey, template: str) -> Survey:
     return survey
 
 
-@transaction.atomic
-def invite(*, survey: Survey, email: str, customer_ref: str = "", name: str = "") -> Invitation:
-    """Invite a customer (found by reference, else by email, else created)."""
+def customer_for(*, email: str, customer_ref: str = "", name: str = "") -> Customer:
+    """The customer with this reference, else with this email, else a new one."""
     if customer_ref:
         found = Customer.objects.filter(ref=customer_ref).first()
     else:
         found = Customer.objects.filter(email__iexact=email).order_by("pk").first()
-    customer = found or Customer.objects.create(ref=customer_ref, email=email, name=name)
+    return found or Customer.objects.create(ref=customer_ref, email=email, name=name)
+
+
+def check_throttle(*, survey: Survey, customer: Customer) -> None:
+    """Refuse to ask a customer again within the survey's re-survey throttle."""
     since = timezone.now() - timedelta(days=survey.resurvey_throttle_days)
     last = customer.invitations.filter(created_at__gte=since).order_by("-created_at").first()
     if last is not None:
-        raise InvitationThrottled(
-            f"{customer} was invited on {last.created_at:%Y-%m-%d}; this survey does not "
-            f"invite anyone again within {survey.resurvey_throttle_days} days."
-        )
+        raise InvitationThrottled(customer=customer, last=last, days=survey.resurvey_throttle_days)
+
+
+@transaction.atomic
+def invite(*, survey: Survey, customer: Customer) -> Invitation:
+    """Invite a customer to a survey, unless the re-survey throttle refuses."""
+    # The lock makes two invitations racing for one customer take turns at the check.
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()
+    check_throttle(survey=survey, customer=customer)
     return Invitation.objects.create(survey=survey, customer=customer)
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from tests.factories import SurveyFactory
 
@@ -44,6 +45,14 @@ def _required_services(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("browser"):
         _require(Path(CHROMIUM).exists(), "needs Debian's chromium at /usr/bin/chromium")
         _require(AXE.exists(), "needs axe-core: run npm ci")
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    # A request in Dutch leaves Dutch active in the test's thread; the next test starts
+    # in the default language, as a new request or command would.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def test_make_run_prints_and_mails_links_to_the_address_it_serves(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env["VAR_DIR"] = str(tmp_path)
     process = subprocess.Popen(
-        ["make", "--no-print-directory", "run", f"RUN_ADDRESS=127.0.0.1:{port}"],
+        ["make", "--no-print-directory", "run", f"RUN_ADDRESS=127.0.0.1:{port}"],  # noqa: S607
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

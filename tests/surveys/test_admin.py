@@ -3,10 +3,12 @@
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
-from surveys.models import Response, Survey
+from surveys.models import Invitation, Response, Survey
+from surveys.services import submit_response
 from surveys.survey_templates import TEMPLATES
-from tests.factories import InvitationFactory, SurveyFactory
+from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory, answer
 
 pytestmark = pytest.mark.django_db
 
@@ -157,3 +159,116 @@ def test_invitation_page_shows_the_personal_link(admin_client, settings):
         f"https://surveys.example.com/i/{invitation.token}/"
         in admin_client.get(url).content.decode()
     )
+
+
+def test_admin_invites_a_customer_through_the_throttle(admin_client):
+    survey = SurveyFactory(resurvey_throttle_days=30)
+    customer = CustomerFactory(name="Ann Jansen")
+    add_url = reverse("admin:surveys_invitation_add")
+
+    first = admin_client.post(add_url, {"survey": survey.pk, "customer": customer.pk})
+    second = admin_client.post(add_url, {"survey": survey.pk, "customer": customer.pk})
+
+    assert first.status_code == 302
+    invitation = Invitation.objects.get()
+    assert (invitation.survey, invitation.customer) == (survey, customer)
+    assert len(invitation.token) >= 32
+    assert second.status_code == 200
+    errors = second.context["adminform"].form.non_field_errors()
+    assert errors == [
+        f"Ann Jansen was invited on {date_format(invitation.created_at.date())}; this survey "
+        "does not invite anyone again within 30 days."
+    ]
+    assert Invitation.objects.count() == 1
+
+
+def test_admin_refuses_a_second_invitation_in_dutch(client):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("beheer", "b@example.com", "pw"))
+    survey = SurveyFactory(resurvey_throttle_days=30)
+    invitation = InvitationFactory(survey=survey, customer__name="Ann Jansen")
+
+    page = client.post(
+        reverse("admin:surveys_invitation_add"),
+        {"survey": survey.pk, "customer": invitation.customer.pk},
+        headers={"accept-language": "nl"},
+    )
+
+    assert "Ann Jansen is uitgenodigd op" in page.content.decode()
+    assert Invitation.objects.count() == 1
+
+
+def test_an_invitations_survey_and_customer_cannot_be_changed(admin_client):
+    invitation = InvitationFactory()
+    other = CustomerFactory()
+    url = reverse("admin:surveys_invitation_change", args=[invitation.pk])
+
+    admin_client.post(url, {"survey": invitation.survey.pk, "customer": other.pk})
+
+    invitation.refresh_from_db()
+    assert invitation.customer != other
+
+
+def test_response_list_shows_the_key_score_and_the_comment(admin_client):
+    nps = SurveyFactory(template="nps", name="Relationship")
+    answer(nps, 3, "Delivery took two weeks")
+    yes_no = SurveyFactory(template="csat-yes-no", name="Delivered?")
+    answer(yes_no, 0, "Box was wet")
+    loyalty = SurveyFactory(template="loyalty", name="Loyalty")
+    questions = {q.role: q for q in loyalty.questions.all()}
+    submit_response(
+        survey=loyalty,
+        answers={questions["purchase"]: 2, questions["upsell"]: 4, questions["recommend"]: 9},
+        language="en",
+    )
+
+    page = admin_client.get(reverse("admin:surveys_response_changelist"))
+
+    html = page.content.decode()
+    assert '<td class="field-score">3</td>' in html
+    assert '<td class="field-score">No</td>' in html
+    assert '<td class="field-score">9</td>' in html  # a loyalty survey's key: recommend
+    assert "Delivery took two weeks" in html
+    assert "Box was wet" in html
+
+
+def test_survey_list_links_to_the_public_link_and_the_dashboard(admin_client, settings):
+    settings.SITE_URL = "https://surveys.example.com"
+    survey = SurveyFactory()
+
+    html = admin_client.get(reverse("admin:surveys_survey_changelist")).content.decode()
+
+    assert f'value="https://surveys.example.com/s/{survey.slug}/"' in html
+    assert f'href="{reverse("metrics:survey", args=[survey.pk])}"' in html
+
+
+def test_customers_have_a_phone_number_staff_can_search(admin_client):
+    CustomerFactory(name="Ann Jansen", phone="+31 6 1234 5678")
+    CustomerFactory(name="Bob de Vries", phone="")
+
+    page = admin_client.get(reverse("admin:surveys_customer_changelist"), {"q": "1234"})
+
+    html = page.content.decode()
+    assert "+31 6 1234 5678" in html
+    assert "Ann Jansen" in html
+    assert "Bob de Vries" not in html
+
+
+def test_the_dutch_admin_speaks_dutch_and_carries_the_product_name(client):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("beheer", "b@example.com", "pw"))
+    survey = SurveyFactory(template="nps", company="Bakkerij Jansen")
+    dutch = {"accept-language": "nl"}
+
+    add = client.get(reverse("admin:surveys_survey_add"), headers=dutch).content.decode()
+    change = client.get(
+        reverse("admin:surveys_survey_change", args=[survey.pk]), headers=dutch
+    ).content.decode()
+
+    assert "Loyaliteitsenquêtes" in add
+    assert '<label class="required" for="id_template">Sjabloon:</label>' in add
+    question = survey.questions.get(role="nps")
+    assert f'<b>Vraag:</b> <span class="inline_label">{question.text_nl}' in change
+    assert question.text_en not in change.replace(f'value="{question.text_en}"', "")

@@ -3,9 +3,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
+from django.db import transaction
 
 from surveys.models import Survey
-from surveys.services import InvitationThrottled, invite
+from surveys.services import InvitationThrottled, customer_for, invite
 
 
 class Command(BaseCommand):
@@ -26,13 +27,14 @@ class Command(BaseCommand):
         if survey is None:
             raise CommandError(f"No survey with slug {options['survey']!r}.")
         try:
-            invitation = invite(
-                survey=survey,
-                email=options["email"],
-                customer_ref=options["customer_ref"],
-                name=options["name"],
-            )
+            with transaction.atomic():
+                customer = customer_for(
+                    email=options["email"],
+                    customer_ref=options["customer_ref"],
+                    name=options["name"],
+                )
+                invitation = invite(survey=survey, customer=customer)
         except InvitationThrottled as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(exc.message) from None
         self.stdout.write(f"Invited {invitation.customer} to {survey.name!r}.")
         self.stdout.write(invitation.get_absolute_url())
