@@ -1,7 +1,13 @@
-"""Geometry for the dashboard's SVG charts, drawn on the server so they need no script."""
+"""Geometry for the dashboard's SVG charts, drawn on the server so they need no script.
+
+The numbers here end up in SVG attributes, so the chart templates print them under
+`{% localize off %}`: a decimal comma would break the drawing.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from metrics.scoring import is_small_sample
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 44, 28, 12, 28
@@ -19,6 +25,8 @@ class Dot:
     y: float
     label: str
     value: float
+    n: int | None = None  # how many answers the value comes from, when known
+    few: bool = False  # too few answers to trust: drawn hollow
 
 
 @dataclass(frozen=True)
@@ -31,11 +39,24 @@ class LineChart:
     labels: list[Dot]  # x-axis labels, thinned out to stay readable
     baseline: float  # y of the zero line, or of the bottom
 
+    @property
+    def has_few(self) -> bool:
+        return any(dot.few for dot in self.dots)
+
 
 def line_chart(
-    points: Sequence[tuple[str, float | None]], low: float, high: float, step: float
+    points: Sequence[tuple[str, float | None]],
+    low: float,
+    high: float,
+    step: float,
+    *,
+    counts: Sequence[int] | None = None,
 ) -> LineChart:
-    """A line over `points` (label, value or None for a gap) on a fixed scale low..high."""
+    """A line over `points` (label, value or None for a gap) on a fixed scale low..high.
+
+    `counts`, one per point, are the answers behind each value: points with a small
+    sample are marked `few`.
+    """
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     spacing = plot_w / max(len(points) - 1, 1)
 
@@ -52,7 +73,9 @@ def line_chart(
                 lines.append(" ".join(run))
             run = []
             continue
-        dots.append(Dot(x, y_of(value), label, value))
+        n = None if counts is None else counts[index]
+        few = n is not None and is_small_sample(n)
+        dots.append(Dot(x, y_of(value), label, value, n, few))
         run.append(f"{x},{y_of(value)}")
     if run:
         lines.append(" ".join(run))

@@ -3,10 +3,11 @@
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db.models import DateField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, DateField, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Trunc
+from django.utils import timezone
 from django.utils.formats import date_format
 
 from metrics.charts import BarChart, LineChart, bar_chart, line_chart
@@ -15,7 +16,7 @@ from metrics.models import ScoreRollup
 from metrics.periods import Period
 from metrics.scores import KEY_ROLE, Headline, change, headline, tone
 from metrics.scoring import is_small_sample
-from surveys.models import Answer, Question, Survey
+from surveys.models import Answer, Question, Response, Survey
 
 Dimension = ScoreRollup.Dimension
 BREAKDOWNS = [Dimension.TOUCHPOINT, Dimension.CHANNEL, Dimension.SEGMENT]
@@ -32,10 +33,43 @@ def _headline(survey: Survey, counts: Mapping[int, Counter[int]]) -> Headline:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """Answers saved but not yet counted (processed_at is NULL): no score includes them."""
+
+    count: int = 0
+    since: datetime | None = None  # when the oldest of them was submitted
+
+    @property
+    def since_iso(self) -> str | None:
+        """`since` in local time as ISO 8601, for machines: JSON and the command line."""
+        if self.since is None:
+            return None
+        return timezone.localtime(self.since).isoformat(timespec="seconds")
+
+
+def waiting(surveys: Iterable[Survey], period: Period | None = None) -> dict[int, Waiting]:
+    """Per survey id, its answers (of the period, if one is given) still to be processed.
+
+    One query, on the partial index of unprocessed responses: there are few of them.
+    """
+    found = Response.objects.filter(survey__in=list(surveys), processed_at__isnull=True)
+    if period is not None:
+        since, until = period.bounds()
+        found = found.filter(submitted_at__gte=since, submitted_at__lt=until)
+    rows = (
+        found.values_list("survey_id")
+        .annotate(count=Count("pk"), since=Min("submitted_at"))
+        .order_by()
+    )
+    return {survey_id: Waiting(count, since) for survey_id, count, since in rows}
+
+
+@dataclass(frozen=True)
 class Card:
     survey: Survey
     now: Headline
     before: Headline
+    waiting: Waiting = Waiting()
 
     @property
     def change(self) -> float | None:
@@ -62,7 +96,13 @@ def cards(surveys: Iterable[Survey], period: Period) -> list[Card]:
     for survey_id, question_id, value, in_period, in_previous in rows:
         now[survey_id][question_id][value] += in_period or 0
         before[survey_id][question_id][value] += in_previous or 0
-    return [Card(s, _headline(s, now[s.pk]), _headline(s, before[s.pk])) for s in surveys]
+    unprocessed = waiting(surveys, period)
+    return [
+        Card(
+            s, _headline(s, now[s.pk]), _headline(s, before[s.pk]), unprocessed.get(s.pk, Waiting())
+        )
+        for s in surveys
+    ]
 
 
 def all_time(survey: Survey) -> Headline:
@@ -209,7 +249,11 @@ def report(survey: Survey, period: Period, *, only_unhappy: bool = False) -> Rep
         card=card,
         trend=points,
         trend_chart=line_chart(
-            [(date_format(p.start, label), p.headline.score.value) for p in points], low, high, step
+            [(date_format(p.start, label), p.headline.score.value) for p in points],
+            low,
+            high,
+            step,
+            counts=[p.headline.score.n for p in points],
         ),
         distribution=spread,
         distribution_chart=bar_chart(
@@ -223,7 +267,9 @@ def report(survey: Survey, period: Period, *, only_unhappy: bool = False) -> Rep
     )
 
 
-def as_json(survey: Survey, shown: Headline, period: Period | None) -> dict[str, object]:
+def as_json(
+    survey: Survey, shown: Headline, period: Period | None, waiting: Waiting
+) -> dict[str, object]:
     """The headline as plain data, for `manage.py scores --json` and the JSON URL."""
     score = shown.score
     return {
@@ -231,9 +277,10 @@ def as_json(survey: Survey, shown: Headline, period: Period | None) -> dict[str,
         "slug": survey.slug,
         "kind": survey.kind,
         "value": None if score.value is None else round(score.value, 2),
-        "margin": None if score.margin is None else round(score.margin, 2),
+        "margin": None if shown.margin is None else round(shown.margin, 2),
         "n": score.n,
         "band": shown.band,
         "small_sample": is_small_sample(score.n),
         "period": None if period is None else {"start": period.start, "end": period.end},
+        "waiting": {"count": waiting.count, "since": waiting.since_iso},
     }

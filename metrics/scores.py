@@ -30,6 +30,14 @@ class Headline:
     def small_sample(self) -> bool:
         return scoring.is_small_sample(self.score.n)
 
+    @property
+    def margin(self) -> float | None:
+        """The margin of error; None where it is unknown: below 2 answers, and 0 from a
+        small sample, whose few equal answers show no spread rather than certainty."""
+        if self.small_sample and self.score.margin == 0:
+            return None
+        return self.score.margin
+
 
 def headline(kind: str, counts: Mapping[str, Counts], yes_no: bool = False) -> Headline:
     """The survey's headline score from its answer counts per question role."""

@@ -36,6 +36,26 @@ class Groups:
     neutral: int
     bad: int
 
+    @property
+    def n(self) -> int:
+        return self.good + self.neutral + self.bad
+
+    def _share(self, part: int) -> float | None:
+        # None without answers: nobody is not 0% of nobody.
+        return 100 * part / self.n if self.n else None
+
+    @property
+    def good_share(self) -> float | None:
+        return self._share(self.good)
+
+    @property
+    def neutral_share(self) -> float | None:
+        return self._share(self.neutral)
+
+    @property
+    def bad_share(self) -> float | None:
+        return self._share(self.bad)
+
 
 _EMPTY = Score(value=None, n=0, margin=None)
 

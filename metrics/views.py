@@ -48,7 +48,7 @@ def survey_scores(request: HttpRequest, pk: int) -> JsonResponse:
     survey = _survey(pk)
     form = PeriodForm(request.GET or None)
     card = dashboard.cards([survey], form.period)[0]
-    return JsonResponse(dashboard.as_json(survey, card.now, form.period))
+    return JsonResponse(dashboard.as_json(survey, card.now, form.period, card.waiting))
 
 
 @require_safe

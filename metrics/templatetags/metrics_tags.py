@@ -4,6 +4,7 @@ from django import template
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
+from metrics import scoring
 from metrics.scores import Headline
 
 register = template.Library()
@@ -15,12 +16,22 @@ BANDS = {
     "world_class": _("World class"),
 }
 DECIMALS = {"nps": 0, "percent": 0, "mean7": 1, "mean10": 1}
+NOTHING = "\u2013"  # an en dash: no value
+
+
+def _rounded(value: float, unit: str) -> float:
+    # Adding 0.0 turns -0.0 into 0.0.
+    return round(value, DECIMALS[unit]) + 0.0
 
 
 def _number(value: float, unit: str) -> str:
-    # number_format cuts off decimals; round first. Adding 0.0 turns -0.0 into 0.0.
-    places = DECIMALS[unit]
-    return number_format(round(value, places) + 0.0, places)
+    # number_format cuts off decimals; round first.
+    return number_format(_rounded(value, unit), DECIMALS[unit])
+
+
+@register.simple_tag
+def small_sample_size() -> int:
+    return scoring.SMALL_SAMPLE
 
 
 @register.filter
@@ -28,7 +39,7 @@ def score(headline: Headline) -> str:
     """The headline value as people read it: "+32", "81%", "5.6"; a dash when unknown."""
     value = headline.score.value
     if value is None:
-        return "\u2013"  # an en dash: no score
+        return NOTHING
     text = _number(value, headline.unit)
     if headline.unit == "nps" and text.lstrip("0.,") and value > 0:
         return f"+{text}"
@@ -37,9 +48,10 @@ def score(headline: Headline) -> str:
 
 @register.filter
 def margin(headline: Headline) -> str:
-    if headline.score.margin is None:
+    """The margin of error, "± 26"; nothing when it is unknown."""
+    if headline.margin is None:
         return ""
-    return "± " + _number(headline.score.margin, headline.unit)
+    return "± " + _number(headline.margin, headline.unit)
 
 
 @register.filter
@@ -53,9 +65,18 @@ def points(change: float | None, headline: Headline) -> str:
     if change is None:
         return ""
     text = _number(abs(change), headline.unit)
-    return ("+" if change >= 0 else "\u2212") + text  # a true minus sign
+    sign = {"up": "+", "down": "\u2212", "same": ""}  # a true minus sign
+    return sign[direction(change, headline)] + text
 
 
 @register.filter
-def percent_of(part: int, whole: int) -> float:
-    return round(100 * part / whole, 1) if whole else 0.0
+def direction(change: float | None, headline: Headline) -> str:
+    """Which way the score moved: "up", "down", or "same" when the change rounds to 0."""
+    shown = 0.0 if change is None else _rounded(change, headline.unit)
+    return "up" if shown > 0 else "down" if shown < 0 else "same"
+
+
+@register.filter
+def share(percent: float | None) -> str:
+    """A share of answers as people read it, "46.2%"; a dash when there were none."""
+    return NOTHING if percent is None else number_format(round(percent, 1), 1) + "%"

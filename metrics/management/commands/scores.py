@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metrics.dashboard import all_time, as_json
+from metrics.dashboard import Waiting, all_time, as_json, waiting
 from surveys.models import Survey
 
 
@@ -18,16 +18,23 @@ class Command(BaseCommand):
         survey = Survey.objects.prefetch_related("questions").filter(slug=options["slug"]).first()
         if survey is None:
             raise CommandError(f"No survey with slug {options['slug']!r}.")
-        data = as_json(survey, all_time(survey), period=None)
+        unprocessed = waiting([survey]).get(survey.pk, Waiting())
+        data = as_json(survey, all_time(survey), period=None, waiting=unprocessed)
         if options["json"]:
             self.stdout.write(json.dumps(data))
             return
+        # The score leaves these out, so the line that gives it says so.
+        pending = ""
+        if unprocessed.count:
+            pending = f"; {unprocessed.count} waiting to be processed since {unprocessed.since_iso}"
         if data["value"] is None:
-            self.stdout.write(f"{survey.name}: no answers yet")
+            none = "no answers processed yet" if pending else "no answers yet"
+            self.stdout.write(f"{survey.name}: {none}{pending}")
             return
         margin = "" if data["margin"] is None else f" ± {data['margin']}"
         band = f", {data['band']}" if data["band"] else ""
         small = ", small sample" if data["small_sample"] else ""
         self.stdout.write(
             f"{survey.name} ({survey.kind}): {data['value']}{margin} (n={data['n']}{band}{small})"
+            f"{pending}"
         )
