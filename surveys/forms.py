@@ -19,6 +19,8 @@ CONTROL_PARAMS = ("lang", "score")
 # Added to links by email and ad tools; ignored, so such a link still works.
 TRACKING_PARAMS = ("fbclid", "gclid", "mc_cid", "mc_eid")
 METADATA_MAX_LENGTH = 100
+# Buttons of at least 44 px (WCAG 2.5.5) that fit side by side on a 320 px phone.
+PHONE_ROW_MAX = 6
 
 
 class LinkParametersForm(forms.Form):
@@ -115,4 +117,12 @@ def _field_for(question: Question, language: str) -> forms.Field:
         # Shown under the scale and read out with it (templates/surveys/scale_field.html).
         field.low_label = f"{question.scale_min} = {question.low_label(language)}"  # type: ignore[attr-defined]
         field.high_label = f"{question.scale_max} = {question.high_label(language)}"  # type: ignore[attr-defined]
+    field.phone_row = buttons_per_row(len(choices))  # type: ignore[attr-defined]
     return field
+
+
+def buttons_per_row(options: int, most: int = PHONE_ROW_MAX) -> int:
+    """How many of a scale's buttons share a row on a phone: as few rows as fit, as even
+    as they can be (0-10 as 6 + 5, 1-7 as 4 + 3), so no button is left alone on a row."""
+    rows = -(-options // most)
+    return -(-options // rows)

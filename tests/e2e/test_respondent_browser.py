@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from surveys.models import Answer, Response, Survey
 from tests.e2e.conftest import assert_accessible
+from tests.factories import SurveyFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -147,3 +148,117 @@ def test_form_error_and_thanks_pages_have_no_axe_violations(page, live_server, s
     page.get_by_role("button", name="Verstuur").tap()
     expect(page.get_by_role("heading", name="Bedankt!")).to_be_visible()
     assert_accessible(page, "thank-you page")
+
+
+# --- the scales on any phone ---------------------------------------------------------
+
+PHONE_WIDTHS = (320, 360, 390, 430)
+DESKTOP_WIDTH = 1366
+
+
+def _rows_of_buttons(page: Page) -> list[dict]:
+    """Per scale on the page: its box and its buttons' boxes, row by row."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('fieldset.scale')].map(scale => {
+            const box = r => ({left: r.left, right: r.right, width: r.width, height: r.height});
+            const rows = new Map();
+            for (const label of scale.querySelectorAll('label.scale-option')) {
+                const r = label.getBoundingClientRect();
+                const y = Math.round(r.top);
+                rows.set(y, [...(rows.get(y) || []), box(r)]);
+            }
+            return {
+                name: scale.querySelector('legend').textContent.trim(),
+                box: box(scale.getBoundingClientRect()),
+                rows: [...rows.keys()].sort((a, b) => a - b).map(y => rows.get(y)),
+            };
+        })"""
+    )
+
+
+def _assert_balanced_rows(scale: dict, max_rows: int, what: str) -> None:
+    rows, edges = scale["rows"], scale["box"]
+    lengths = [len(row) for row in rows]
+    assert 1 <= len(rows) <= max_rows, f"{what}: rows of {lengths}"
+    # As even as the rows can be, the longer ones first: 6 + 5, 4 + 3, never 6 + 1.
+    assert max(lengths) - min(lengths) <= 1 and lengths == sorted(lengths, reverse=True), (
+        f"{what}: rows of {lengths}"
+    )
+    for row in rows:
+        # Each row spans the scale, so its ends line up with the end labels below it.
+        assert abs(row[0]["left"] - edges["left"]) <= 1, f"{what}: {row[0]} from {edges}"
+        assert abs(row[-1]["right"] - edges["right"]) <= 1, f"{what}: {row[-1]} to {edges}"
+        for button in row:
+            assert button["width"] >= 44 and button["height"] >= 44, f"{what}: {button}"
+
+
+@pytest.mark.parametrize("template", ["nps", "csat", "csat-yes-no", "ces", "loyalty"])
+def test_scales_fill_the_width_in_balanced_rows_of_thumb_sized_buttons(
+    browser, live_server, template
+):
+    survey = SurveyFactory(template=template, company="Acme", language="nl")
+    for width in (*PHONE_WIDTHS, DESKTOP_WIDTH):
+        context = browser.new_context(viewport={"width": width, "height": 900}, has_touch=True)
+        page = context.new_page()
+        _open(page, live_server, survey)
+        scales = _rows_of_buttons(page)
+        assert scales, "the survey shows a scale"
+        for scale in scales:
+            options = sum(len(row) for row in scale["rows"])
+            # A phone shows up to five buttons in one row, a larger screen the whole scale.
+            max_rows = 1 if width == DESKTOP_WIDTH or options <= 5 else 2
+            _assert_balanced_rows(scale, max_rows, f"{template} at {width} px: {scale['name']}")
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1] == width, widths
+        context.close()
+
+
+# --- the error banner ----------------------------------------------------------------
+
+
+def test_the_error_banner_goes_once_every_marked_score_is_chosen(page, live_server):
+    survey = SurveyFactory(template="loyalty", company="Acme", language="en")
+    _open(page, live_server, survey)
+    page.get_by_role("button", name="Send").tap()
+    banner = page.get_by_role("alert")
+    expect(banner).to_contain_text("Please check the answers marked below.")
+    scales = page.locator("fieldset.scale")
+    expect(scales.get_by_text("Please choose an answer.")).to_have_count(3)
+
+    scales.nth(0).locator("label", has_text="8").tap()
+    expect(scales.nth(0).get_by_text("Please choose an answer.")).to_be_hidden()
+    expect(scales.nth(0).get_by_role("radio", name="8", exact=True)).not_to_have_attribute(
+        "aria-invalid", "true"
+    )
+    expect(banner).to_be_visible()  # two questions are still unanswered
+
+    scales.nth(1).locator("label", has_text="9").tap()
+    scales.nth(2).locator("label", has_text="10").tap()
+    expect(banner).to_be_hidden()
+    expect(page.get_by_text("Please choose an answer.")).to_have_count(0)
+    assert_accessible(page, "form page once the marked answers are chosen")
+
+    page.get_by_role("button", name="Send").tap()
+    expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+    assert _answers(Response.objects.get(survey=survey)) == {
+        "purchase": 8,
+        "upsell": 9,
+        "recommend": 10,
+    }
+
+
+def test_without_javascript_the_error_banner_stays_and_the_form_still_sends(
+    browser, live_server, survey
+):
+    context = browser.new_context(**PHONE, java_script_enabled=False)
+    page = context.new_page()
+    _open(page, live_server, survey)
+    page.get_by_role("button", name="Verstuur").tap()
+    expect(page.get_by_role("alert")).to_be_visible()
+
+    _label(page, 6).tap()
+    expect(page.get_by_role("alert")).to_be_visible()
+    page.get_by_role("button", name="Verstuur").tap()
+    expect(page.get_by_role("heading", name="Bedankt!")).to_be_visible()
+    assert _answers(Response.objects.get(survey=survey)) == {"nps": 6}
+    context.close()

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from surveys.forms import buttons_per_row
 from surveys.models import Answer, Response, Survey
 from surveys.signals import response_submitted
 from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
@@ -280,3 +281,17 @@ def test_an_invitation_speaks_the_customer_language(client):
         reverse("surveys:respond_invitation", args=[invitation.token]) + "?lang=en"
     )
     assert '<html lang="en">' in english.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("options", "per_row"),
+    [(2, 2), (5, 5), (6, 6), (7, 4), (10, 5), (11, 6), (12, 6), (13, 5)],
+)
+def test_a_scale_takes_balanced_rows_of_at_most_six_buttons_on_a_phone(options, per_row):
+    assert buttons_per_row(options) == per_row
+
+
+def test_the_scale_tells_the_page_how_to_lay_out_its_buttons(client):
+    survey = SurveyFactory(template="ces")
+    html = client.get(_url(survey)).content.decode()
+    assert 'style="--options: 7; --phone-row: 4"' in html
