@@ -87,6 +87,11 @@ if DATABASE_URL:
         }
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # PostgreSQL's JIT compiles a report's aggregate for longer than it runs (the
+        # SLA report over 100,000 cases: 340 ms of compiling for 330 ms of work).
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["options"] = f"-c jit=off {options.get('options', '')}".strip()
 else:
     VAR_DIR.mkdir(exist_ok=True)
     DATABASES = {

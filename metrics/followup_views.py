@@ -156,19 +156,23 @@ def _all(conditions: list[Q]) -> Q:
 def _facets(
     options: dict[str, dict[str, tuple[str, Q]]], chosen: dict[str, str], search: Q
 ) -> list[Facet]:
-    """Each option's count with the other facets' choices kept: one aggregate query."""
-    counts: dict[str, Count] = {}
+    """Each option's count with the other facets' choices kept: one aggregate query,
+    which counts each set of cases once (every facet's default selects the same ones)."""
+    selections: dict[tuple[str, int], Q] = {}
     for name, values in options.items():
         others = search & _all([options[o][chosen[o]][1] for o in options if o != name])
         for i, (_label, condition) in enumerate(values.values()):
-            counts[f"{name}_{i}"] = Count("pk", filter=others & condition)
-    totals = FollowUp.objects.order_by().aggregate(**counts)
+            selections[name, i] = others & condition
+    aliases = {selects: f"count_{n}" for n, selects in enumerate(set(selections.values()))}
+    totals = FollowUp.objects.order_by().aggregate(
+        **{alias: Count("pk", filter=selects) for selects, alias in aliases.items()}
+    )
     return [
         Facet(
             name=name,
             label=str(FACET_LABELS[name]),
             options=[
-                Option(value, label, totals[f"{name}_{i}"], value == chosen[name])
+                Option(value, label, totals[aliases[selections[name, i]]], value == chosen[name])
                 for i, (value, (label, _condition)) in enumerate(values.items())
             ],
         )
@@ -193,9 +197,13 @@ def queue(request: HttpRequest) -> HttpResponse:
         .select_related("survey", "assignee", "response__customer")
         .order_by("due_at", "pk")
     )
-    page = Paginator(cases, PER_PAGE).get_page(request.GET.get("page"))
+    facets = _facets(options, chosen, search)
+    paginator = Paginator(cases, PER_PAGE)
+    # What the list holds is the count of any facet's chosen option: counted already.
+    paginator.count = next(option.count for option in facets[0].options if option.selected)
+    page = paginator.get_page(request.GET.get("page"))
     context = {
-        "facets": _facets(options, chosen, search),
+        "facets": facets,
         "search": words,
         "filtered": any(chosen.values()) or bool(words),
         "filter_query": urlencode(

@@ -165,6 +165,12 @@ class FollowUp(models.Model):
             models.Index(fields=["status", "due_at"]),
             models.Index(fields=["assignee", "status"]),
             models.Index(fields=["survey", "created_at"]),
+            # The queue: the open cases, the most urgent first, a page at a time.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=~models.Q(status="resolved"),
+                name="followup_open_by_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,28 +1,33 @@
 """The follow-up SLA: does an unhappy customer hear from a person within the window?
 
 The database aggregates the period's cases per ISO week (Monday start, the local date
-the case was opened) and per survey or per assignee: counts with filters, and medians
-(metrics.aggregates). Each week ends with a totals row (`is_total`) over all of that
-week's cases, which is also what the weekly chart draws.
+the case was opened) and per survey or per assignee, in one query: counts with filters,
+and medians (metrics.aggregates); only the rows of the report reach Python. Each week
+ends with a totals row (`is_total`) over all of that week's cases, which is also what
+the weekly chart draws.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import (
-    Case,
+    BooleanField,
     CharField,
     Count,
-    DateField,
     F,
-    Field,
+    Func,
     IntegerField,
+    OuterRef,
     Q,
+    QuerySet,
+    Subquery,
     Value,
-    When,
 )
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
@@ -31,6 +36,7 @@ from metrics.aggregates import Median
 from metrics.charts import LineChart, line_chart
 from metrics.models import FollowUp
 from metrics.periods import Period
+from surveys.models import Survey
 
 BY_SURVEY = "survey"
 BY_AGENT = "agent"
@@ -103,26 +109,51 @@ def weeks(period: Period) -> list[date]:
     return [first + timedelta(weeks=i) for i in range((period.end - first).days // 7 + 1)]
 
 
-def week_opened(mondays: Sequence[date]) -> "Case | Value":
-    """The Monday of the week a case was opened in, of those given (oldest first): a
-    binary search over the weeks' starts at local midnight, so that SQL compares a few
-    instants per case instead of converting every case's time to the local time zone."""
-    if len(mondays) == 1:
-        return Value(mondays[0], output_field=DateField())
-    middle = len(mondays) // 2
-    zone = timezone.get_current_timezone()
-    starts = datetime.combine(mondays[middle], time.min, tzinfo=zone)
-    return Case(
-        When(created_at__lt=starts, then=week_opened(mondays[:middle])),
-        default=week_opened(mondays[middle:]),
-        output_field=DateField(),
-    )
+class WeekOpened(Func):
+    """Which of the given weeks (their Mondays, oldest first) a case was opened in,
+    counted from 0: a binary search over the weeks' starts at local midnight, written
+    straight into SQL, so that the database compares a few instants per case instead of
+    converting every case's time to the local time zone."""
+
+    output_field = IntegerField()
+
+    def __init__(self, mondays: Sequence[date]) -> None:
+        super().__init__(F("created_at"))
+        zone = timezone.get_current_timezone()
+        self.starts = [datetime.combine(monday, time.min, tzinfo=zone) for monday in mondays]
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
+        column, column_params = compiler.compile(self.source_expressions[0])
+
+        def search(first: int, end: int) -> tuple[str, list[Any]]:
+            if end - first == 1:
+                return str(first), []
+            middle = (first + end) // 2
+            start = connection.ops.adapt_datetimefield_value(self.starts[middle])
+            before, before_params = search(first, middle)
+            after, after_params = search(middle, end)
+            sql = f"CASE WHEN {column} < %s THEN {before} ELSE {after} END"
+            return sql, [*column_params, start, *before_params, *after_params]
+
+        return search(0, len(self.starts))
 
 
-GROUPS = {
-    BY_SURVEY: ("survey_id", "survey__name"),
-    BY_AGENT: ("assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name"),
-}
+class GroupName(Subquery):
+    """A group's name, looked up once per row of the result rather than joined to every
+    case: the column it refers to is grouped already, so it adds nothing to GROUP BY."""
+
+    def get_group_by_cols(self) -> list[Any]:
+        return []
+
+
+def _group(by: str) -> tuple[str, dict[str, GroupName]]:
+    """The column a report's rows are grouped by, and the names shown for each group."""
+    if by == BY_AGENT:
+        user = get_user_model().objects.filter(pk=OuterRef("assignee_id"))
+        names = ("username", "first_name", "last_name")
+        return "assignee_id", {f"assignee_{name}": GroupName(user.values(name)) for name in names}
+    survey = Survey.objects.filter(pk=OuterRef("survey_id"))
+    return "survey_id", {"survey_name": GroupName(survey.values("name"))}
 
 
 def _figures(now: datetime) -> dict[str, Any]:
@@ -143,54 +174,83 @@ def _name(values: dict[str, Any], by: str) -> tuple[int | None, str]:
     if by == BY_AGENT:
         if values["assignee_id"] is None:
             return None, ""
-        first, last = values["assignee__first_name"], values["assignee__last_name"]
+        first, last = values["assignee_first_name"], values["assignee_last_name"]
         full = f"{first or ''} {last or ''}".strip()
-        return values["assignee_id"], full or values["assignee__username"]
-    return values["survey_id"], values["survey__name"]
+        return values["assignee_id"], full or values["assignee_username"]
+    return values["survey_id"], values["survey_name"]
 
 
 def sla_rows(period: Period, by: str, *, now: datetime | None = None) -> list[SlaRow]:
     """Per week (oldest first): a row per survey or agent by name, unassigned last, then
     the week's totals row. `by` is "survey" or "agent"; anything else counts as "survey".
-    One query: the rows per week and group, and below them (UNION ALL) those per week.
+    One query.
     """
     now = now or timezone.now()
-    group = GROUPS[by if by == BY_AGENT else BY_SURVEY]
+    key, names = _group(by)
     start, end = period.bounds()
+    mondays = weeks(period)
     cases = (
         FollowUp.objects.filter(created_at__gte=start, created_at__lt=end)
-        .annotate(week=week_opened(weeks(period)))
+        .annotate(week=WeekOpened(mondays))
         .order_by()
     )
     figures = _figures(now)
-    columns = ["week", *group, "is_total", *figures]
-    per_group = cases.values("week", *group).annotate(is_total=Value(False), **figures)
-    per_week = cases.values("week").annotate(
-        **{column: Value(None, output_field=_field(column)) for column in group},
-        is_total=Value(True),
-        **figures,
-    )
-    rows = [
-        _row(dict(zip(columns, values, strict=True)), by, figures)
-        for values in per_group.values_list(*columns).union(
-            per_week.values_list(*columns), all=True
-        )
-    ]
+    found = _per_week_and_group(cases, key, names, figures)
+    rows = [_row(values, mondays, by, figures) for values in found]
     return sorted(rows, key=_order)
 
 
-def _field(column: str) -> "Field[Any, Any]":
-    """The type of a group column, for the NULL that stands in for it in the totals."""
-    return IntegerField() if column.endswith("_id") else CharField()
+def _per_week_and_group(
+    cases: "QuerySet[Any]", key: str, names: dict[str, GroupName], figures: dict[str, Any]
+) -> Iterable[dict[str, Any]]:
+    """The figures per week and group, and per week (`is_total`): PostgreSQL works both
+    out in one pass over the cases (GROUPING SETS), other databases in two (UNION ALL)."""
+    columns = ["week", key, *names, "is_total", *figures]
+    if connection.vendor == "postgresql":
+        is_total = Func(F(key), function="GROUPING", output_field=BooleanField())
+        per_group = cases.values("week", key).annotate(**names, is_total=is_total, **figures)
+        return _with_week_totals(per_group.values_list(*columns), key)
+    per_group = cases.values("week", key).annotate(**names, is_total=Value(False), **figures)
+    per_week = cases.values("week").annotate(
+        **{key: Value(None, output_field=IntegerField())},
+        **{name: Value(None, output_field=CharField()) for name in names},
+        is_total=Value(True),
+        **figures,
+    )
+    both = per_group.values_list(*columns).union(per_week.values_list(*columns), all=True)
+    return (dict(zip(columns, values, strict=True)) for values in both)
 
 
-def _row(values: dict[str, Any], by: str, figures: dict[str, Any]) -> SlaRow:
+class _WeekTotalsCompiler(SQLCompiler):
+    """GROUP BY the week, ROLLUP(the group): the rows per week and group and, where
+    GROUPING(group) is 1, the week's totals."""
+
+    group = ""
+
+    def get_group_by(self, select: Any, order_by: Any) -> Any:
+        position = {alias: index for index, (_, _, alias) in enumerate(select, start=1)}
+        return [(f"{position['week']}, ROLLUP({position[self.group]})", [])]
+
+
+def _with_week_totals(queryset: "QuerySet[Any]", group: str) -> list[dict[str, Any]]:
+    """The rows of `queryset` (the week and the group its first two columns) with the
+    week's totals among them."""
+    compiler = _WeekTotalsCompiler(queryset.query, connection, queryset.db)
+    compiler.group = group
+    rows = list(compiler.results_iter())
+    aliases = [alias for _, _, alias in compiler.select]
+    return [dict(zip(aliases, row, strict=True)) for row in rows]
+
+
+def _row(
+    values: dict[str, Any], mondays: Sequence[date], by: str, figures: dict[str, Any]
+) -> SlaRow:
     key, name = (None, "") if values["is_total"] else _name(values, by)
     return SlaRow(
-        week=values["week"],
+        week=mondays[values["week"]],
         key=key,
         name=name,
-        is_total=values["is_total"],
+        is_total=bool(values["is_total"]),
         **{figure: values[figure] for figure in figures},
     )
 
