@@ -21,7 +21,7 @@ def render(name: str, context: dict[str, Any], language: str) -> tuple[str, str]
 def html_body(body: str) -> str:
     """The HTML alternative of a plain-text body: escaped, so a comment stays text, with
     the addresses of this site made links (any other address stays text)."""
-    html = linebreaks(body, autoescape=True)
+    html = linebreaks(body.strip(), autoescape=True)
     own_address = re.escape(escape(settings.SITE_URL)) + r"/[^\s<]*"
     html = re.sub(own_address, lambda match: f'<a href="{match[0]}">{match[0]}</a>', html)
     return render_to_string("emails/base-body.html", {"body": mark_safe(html)})  # noqa: S308
