@@ -24,7 +24,7 @@ from metrics.models import FollowUp
 from surveys.models import Response
 
 SIZES = (1_000, 100_000)
-# Each page with the most its time may grow from the first size to the last.
+# Each page with its target: its time at the last size at most this many times that at the first.
 PAGES = {
     "queue (open cases)": ("/followups/", 2),
     "queue (overdue, unassigned)": ("/followups/?when=overdue&who=unassigned", 2),

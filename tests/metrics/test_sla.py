@@ -357,3 +357,19 @@ def test_a_share_with_nothing_decided_yet_is_a_dash(client, manager, cases):
 
     assert '<td class="text-end">%</td>' not in html.content.decode()
     assert '<td class="text-end">\u2013</td>' in html.content.decode()
+
+
+def test_medians_are_the_same_on_every_database(nps_survey):
+    """percentile_cont on PostgreSQL, the registered MEDIAN on SQLite: between two middle
+    values, the lower plus half the gap, rounded half to even to a microsecond."""
+    start = at(5, 9)
+    for micros in (1, 4):
+        _case(nps_survey, start, contact=start + timedelta(microseconds=micros))
+    for hours in (1, 2, 4):
+        _case(nps_survey, at(12, 9), resolved=at(12, 9 + hours))
+
+    rows = sla_rows(PERIOD, "survey", now=NOW)
+
+    assert _row(rows, WEEK1, total=True).median_first_contact == timedelta(microseconds=3)
+    assert _row(rows, WEEK2, total=True).median_resolve == timedelta(hours=2)
+    assert _row(rows, WEEK2, total=True).median_first_contact is None
