@@ -2,7 +2,8 @@
 
 import os
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -39,3 +40,14 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def envemail(name: str) -> str:
+    """An email address, or "" when unset."""
+    raw = os.environ.get(name, "").strip()
+    if raw:
+        try:
+            validate_email(raw)
+        except ValidationError:
+            raise ImproperlyConfigured(f"{name}={raw!r} is not an email address.") from None
+    return raw

@@ -28,7 +28,15 @@ from django.views.decorators.http import require_POST, require_safe
 
 from metrics import followups
 from metrics.access import dashboard_view
-from metrics.forms import AssignForm, ContactForm, ReplyForm, ResolveForm, StartForm, person
+from metrics.forms import (
+    AssignForm,
+    ContactForm,
+    ReopenForm,
+    ReplyForm,
+    ResolveForm,
+    StartForm,
+    person,
+)
 from metrics.models import FollowUp, FollowUpNote
 from surveys.models import Survey
 
@@ -68,6 +76,7 @@ class Due:
     text: str  # "in 3 hours", "2 hours ago"
     overdue: bool
     soon: bool
+    escalated: bool  # open, and its escalation contacts were told nobody had called
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,7 @@ def due(case: FollowUp, now: datetime, depth: int = 1) -> Due:
         text=relative(case.due_at, now, depth),
         overdue=is_open and case.due_at < now,
         soon=is_open and now <= case.due_at <= now + DUE_SOON,
+        escalated=is_open and case.escalated_at is not None,
     )
 
 
@@ -146,19 +156,23 @@ def _all(conditions: list[Q]) -> Q:
 def _facets(
     options: dict[str, dict[str, tuple[str, Q]]], chosen: dict[str, str], search: Q
 ) -> list[Facet]:
-    """Each option's count with the other facets' choices kept: one aggregate query."""
-    counts: dict[str, Count] = {}
+    """Each option's count with the other facets' choices kept: one aggregate query,
+    which counts each set of cases once (every facet's default selects the same ones)."""
+    selections: dict[tuple[str, int], Q] = {}
     for name, values in options.items():
         others = search & _all([options[o][chosen[o]][1] for o in options if o != name])
         for i, (_label, condition) in enumerate(values.values()):
-            counts[f"{name}_{i}"] = Count("pk", filter=others & condition)
-    totals = FollowUp.objects.order_by().aggregate(**counts)
+            selections[name, i] = others & condition
+    aliases = {selects: f"count_{n}" for n, selects in enumerate(set(selections.values()))}
+    totals = FollowUp.objects.order_by().aggregate(
+        **{alias: Count("pk", filter=selects) for selects, alias in aliases.items()}
+    )
     return [
         Facet(
             name=name,
             label=str(FACET_LABELS[name]),
             options=[
-                Option(value, label, totals[f"{name}_{i}"], value == chosen[name])
+                Option(value, label, totals[aliases[selections[name, i]]], value == chosen[name])
                 for i, (value, (label, _condition)) in enumerate(values.items())
             ],
         )
@@ -183,9 +197,13 @@ def queue(request: HttpRequest) -> HttpResponse:
         .select_related("survey", "assignee", "response__customer")
         .order_by("due_at", "pk")
     )
-    page = Paginator(cases, PER_PAGE).get_page(request.GET.get("page"))
+    facets = _facets(options, chosen, search)
+    paginator = Paginator(cases, PER_PAGE)
+    # What the list holds is the count of any facet's chosen option: counted already.
+    paginator.count = next(option.count for option in facets[0].options if option.selected)
+    page = paginator.get_page(request.GET.get("page"))
     context = {
-        "facets": _facets(options, chosen, search),
+        "facets": facets,
         "search": words,
         "filtered": any(chosen.values()) or bool(words),
         "filter_query": urlencode(
@@ -232,15 +250,32 @@ def _metadata(case: FollowUp) -> list[tuple[str, str]]:
 def _case_page(
     request: HttpRequest, case: FollowUp, status: int = 200, **bound: Any
 ) -> HttpResponse:
-    """The case page; `bound` holds the form that failed validation, shown with its errors."""
-    forms = {
-        "assign_form": AssignForm(followup=case),
-        "start_form": StartForm(followup=case),
-        "contact_form": ContactForm(followup=case),
-        "reply_form": ReplyForm(followup=case),
-        "resolve_form": ResolveForm(followup=case),
-        **bound,
-    }
+    """The case page; `bound` holds the form that failed validation, shown with its errors.
+
+    An open case offers every step; a resolved one only notes and reopening. A refused
+    step whose form the page does not show has its reasons shown on their own.
+    """
+    resolved = case.status == FollowUp.Status.RESOLVED
+    if resolved:
+        forms = {
+            "reopen_form": ReopenForm(followup=case),
+            "contact_form": ContactForm(followup=case),
+        }
+    else:
+        forms = {
+            "assign_form": AssignForm(followup=case),
+            "start_form": StartForm(followup=case),
+            "contact_form": ContactForm(followup=case),
+            "reply_form": ReplyForm(followup=case),
+            "resolve_form": ResolveForm(followup=case),
+        }
+    refusals = [
+        error
+        for name, form in bound.items()
+        if name not in forms
+        for error in form.non_field_errors()
+    ]
+    notes = list(case.notes.select_related("author"))
     context = {
         "case": case,
         "response": case.response,
@@ -248,10 +283,15 @@ def _case_page(
         "due": due(case, timezone.now(), depth=2),
         "answers": _answers(case),
         "metadata": _metadata(case),
-        "notes": case.notes.select_related("author"),
+        "notes": notes,
+        "resolved_by": next(
+            (n.author for n in reversed(notes) if n.kind == FollowUpNote.Kind.RESOLVED), None
+        ),
         "notifications": case.notifications.select_related("channel").order_by("created_at"),
         "assignee_name": person(case.assignee) if case.assignee else "",
+        "refusals": refusals,
         **forms,
+        **{name: form for name, form in bound.items() if name in forms},
     }
     return render(request, "metrics/followup.html", context, status=status)
 
@@ -281,7 +321,10 @@ def followup_assign(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _case_page(request, case, 400, assign_form=form)
     to = form.cleaned_data["assignee"]
-    followups.assign(followup=case, to=to, by=request.user)
+    try:
+        followups.assign(followup=case, to=to, by=request.user)
+    except followups.CaseResolved:
+        return _resolved_meanwhile(request, case)
     if to.pk == request.user.pk:
         return _done(request, case, _("Assigned to you."))
     return _done(request, case, _("Assigned to %(name)s.") % {"name": person(to)})
@@ -322,12 +365,15 @@ def followup_reply(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReplyForm(request.POST, followup=case)
     if not form.is_valid():
         return _case_page(request, case, 400, reply_form=form)
-    notification = followups.reply(
-        followup=case,
-        by=request.user,
-        subject=form.cleaned_data["subject"],
-        body=form.cleaned_data["body"],
-    )
+    try:
+        notification = followups.reply(
+            followup=case,
+            by=request.user,
+            subject=form.cleaned_data["subject"],
+            body=form.cleaned_data["body"],
+        )
+    except followups.CaseResolved:
+        return _resolved_meanwhile(request, case)
     return _done(request, case, _("Reply sent to %(email)s.") % {"email": notification.recipient})
 
 
@@ -345,3 +391,18 @@ def followup_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     except followups.CaseResolved:
         return _resolved_meanwhile(request, case)
     return _done(request, case, _("Case resolved."))
+
+
+@require_POST
+@dashboard_view
+def followup_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    case = _case(pk)
+    form = ReopenForm(request.POST, followup=case)
+    if not form.is_valid():
+        return _case_page(request, case, 400, reopen_form=form)
+    try:
+        followups.reopen(followup=case, by=request.user, note=form.cleaned_data["note"])
+    except followups.CaseOpen:
+        messages.warning(request, _("This case is open already."))
+        return redirect("metrics:followup", case.pk)
+    return _done(request, case, _("Case reopened."))

@@ -140,6 +140,10 @@ class CaseResolved(Exception):
     """The step makes no sense on a resolved case."""
 
 
+class CaseOpen(Exception):
+    """The step makes sense only on a resolved case."""
+
+
 def _note(followup: FollowUp, by: Any, kind: str, text: str = "") -> FollowUpNote:
     return FollowUpNote.objects.create(followup=followup, author=by, kind=kind, text=text)
 
@@ -155,7 +159,7 @@ def _lock(followup: FollowUp, *, open_only: bool = True) -> FollowUp:
 
 @transaction.atomic
 def assign(*, followup: FollowUp, to: Any, by: Any) -> None:
-    followup = _lock(followup, open_only=False)
+    followup = _lock(followup)
     followup.assignee = to
     followup.save(update_fields=["assignee"])
     _note(followup, by, Kind.ASSIGNED, to.get_username() if to else "")
@@ -191,8 +195,11 @@ def log_contact(*, followup: FollowUp, by: Any, kind: str, text: str) -> None:
 
 @transaction.atomic
 def reply(*, followup: FollowUp, by: Any, subject: str, body: str) -> Notification:
-    """Email the customer (text as edited by the agent) and count it as contact."""
-    followup = _lock(followup, open_only=False)
+    """Email the customer (text as edited by the agent) and count it as contact.
+
+    The customer's answer goes to SUPPORT_REPLY_TO when it is set, else to the agent.
+    """
+    followup = _lock(followup)
     response = followup.response
     customer = response.customer
     if customer is None or not customer.email:
@@ -213,6 +220,7 @@ def reply(*, followup: FollowUp, by: Any, subject: str, body: str) -> Notificati
         body=body,
         language=response.language,
         followup=followup,
+        reply_to=settings.SUPPORT_REPLY_TO or by.email,
     )
     log_contact(followup=followup, by=by, kind=Kind.REPLY, text=f"{subject}\n\n{body}")
     return notification
@@ -226,6 +234,19 @@ def resolve(*, followup: FollowUp, by: Any, resolution: str) -> None:
     followup.resolution = resolution
     followup.save(update_fields=["status", "resolved_at", "resolution"])
     _note(followup, by, Kind.RESOLVED, resolution)
+
+
+@transaction.atomic
+def reopen(*, followup: FollowUp, by: Any, note: str) -> None:
+    """Work on a resolved case again: in progress, no longer resolved; the note says why."""
+    followup = _lock(followup, open_only=False)
+    if followup.status != Status.RESOLVED:
+        raise CaseOpen(followup.pk)
+    followup.status = Status.IN_PROGRESS
+    followup.resolved_at = None
+    followup.resolution = ""
+    followup.save(update_fields=["status", "resolved_at", "resolution"])
+    _note(followup, by, Kind.REOPENED, note)
 
 
 def reply_draft(followup: FollowUp) -> tuple[str, str]:
@@ -286,6 +307,7 @@ def send_digests(agents: Sequence[Any], now: datetime | None = None) -> int:
             FollowUp.objects.filter(assignee=agent)
             .exclude(status=Status.RESOLVED)
             .select_related("survey")
+            .prefetch_related("survey__questions")
             .order_by("due_at")
         )
         if not open_cases or not agent.email:

@@ -60,12 +60,24 @@ class CaseForm(forms.Form):
         self.helper.add_input(Submit("submit", self.submit_label))
 
 
+class OpenCaseForm(CaseForm):
+    """An action that only an open case takes."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.followup.status == FollowUp.Status.RESOLVED:
+            raise forms.ValidationError(
+                _("This case is resolved already."), code="already_resolved"
+            )
+        return cleaned
+
+
 class ColleagueField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return person(obj)
 
 
-class AssignForm(CaseForm):
+class AssignForm(OpenCaseForm):
     url_name = "followup_assign"
     submit_label = _("Assign")
 
@@ -79,7 +91,7 @@ class AssignForm(CaseForm):
             self.initial["assignee"] = followup.assignee_id
 
 
-class StartForm(CaseForm):
+class StartForm(OpenCaseForm):
     url_name = "followup_start"
     submit_label = _("Start")
 
@@ -106,8 +118,29 @@ class ContactForm(CaseForm):
         help_text=_("A phone call or email counts as contact; a note is for colleagues only."),
     )
 
+    def __init__(self, *args: Any, followup: FollowUp, **kwargs: Any) -> None:
+        # A resolved case takes notes for colleagues; contact means reopening it.
+        resolved = followup.status == FollowUp.Status.RESOLVED
+        if resolved:
+            self.submit_label = _("Add the note")
+        super().__init__(*args, followup=followup, **kwargs)
+        if resolved:
+            self.fields["kind"].widget = forms.HiddenInput()
+            self.fields["kind"].initial = FollowUpNote.Kind.NOTE
+            self.fields["text"].label = _("Note")
+            self.fields["text"].help_text = _("For colleagues only.")
 
-class ReplyForm(CaseForm):
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        resolved = self.followup.status == FollowUp.Status.RESOLVED
+        if resolved and cleaned.get("kind", FollowUpNote.Kind.NOTE) != FollowUpNote.Kind.NOTE:
+            raise forms.ValidationError(
+                _("This case is resolved already: reopen it to log a contact."), code="resolved"
+            )
+        return cleaned
+
+
+class ReplyForm(OpenCaseForm):
     """The customer's email, prefilled with the template in the response's language."""
 
     url_name = "followup_reply"
@@ -136,7 +169,7 @@ class ReplyForm(CaseForm):
         return cleaned
 
 
-class ResolveForm(CaseForm):
+class ResolveForm(OpenCaseForm):
     url_name = "followup_resolve"
     submit_label = _("Resolve the case")
 
@@ -146,10 +179,19 @@ class ResolveForm(CaseForm):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
+
+class ReopenForm(CaseForm):
+    url_name = "followup_reopen"
+    submit_label = _("Reopen the case")
+
+    note = forms.CharField(
+        label=_("Why does it need more work?"),
+        max_length=TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if self.followup.status == FollowUp.Status.RESOLVED:
-            raise forms.ValidationError(
-                _("This case is resolved already."), code="already_resolved"
-            )
+        if self.followup.status != FollowUp.Status.RESOLVED:
+            raise forms.ValidationError(_("This case is open already."), code="open")
         return cleaned

@@ -165,10 +165,24 @@ class FollowUp(models.Model):
             models.Index(fields=["status", "due_at"]),
             models.Index(fields=["assignee", "status"]),
             models.Index(fields=["survey", "created_at"]),
+            # The queue: the open cases, the most urgent first, a page at a time.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=~models.Q(status="resolved"),
+                name="followup_open_by_due",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.get_reason_display()} ({self.score})"
+
+    @property
+    def score_text(self) -> str:
+        """The answer as people say it: "No" to a yes/no question, else "score 3"."""
+        key_role = KEY_ROLE[self.survey.kind]
+        if any(q.role == key_role and q.is_yes_no for q in self.survey.questions.all()):
+            return str(_("Yes") if self.score else _("No"))
+        return str(_("score %(score)s") % {"score": self.score})
 
 
 class FollowUpNote(models.Model):
@@ -185,6 +199,7 @@ class FollowUpNote(models.Model):
         ESCALATED = "escalated", _("Escalated")
         REMINDED = "reminded", _("Reminder sent")
         RESOLVED = "resolved", _("Resolved")
+        REOPENED = "reopened", _("Reopened")
 
     followup = models.ForeignKey(
         FollowUp, on_delete=models.CASCADE, related_name="notes", verbose_name=_("follow-up")
@@ -312,8 +327,10 @@ class Notification(models.Model):
         related_name="notifications",
         verbose_name=_("follow-up"),
     )
-    # For a message without a channel: the email address it goes to.
+    # For a message without a channel: the email address it goes to, and for a reply to
+    # a customer the address their answer should reach.
     recipient = models.EmailField(_("recipient"), blank=True)
+    reply_to = models.EmailField(_("reply to"), blank=True)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("text"), blank=True)
     language = models.CharField(_("language"), max_length=2, default="en")

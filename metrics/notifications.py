@@ -53,11 +53,19 @@ def notify_channels(followup: FollowUp, kind: str) -> list[Notification]:
 
 
 def notify_person(
-    *, kind: str, to: str, subject: str, body: str, language: str, followup: FollowUp | None = None
+    *,
+    kind: str,
+    to: str,
+    subject: str,
+    body: str,
+    language: str,
+    followup: FollowUp | None = None,
+    reply_to: str = "",
 ) -> Notification:
     notification = Notification.objects.create(
         kind=kind,
         recipient=to,
+        reply_to=reply_to,
         subject=subject,
         body=body,
         language=language,

@@ -1,9 +1,12 @@
 import logging
 from typing import Any
 
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
 from metrics import tasks
+from metrics.aggregates import SqliteMedian
 from surveys.models import Response
 from surveys.signals import response_submitted
 
@@ -18,3 +21,9 @@ def enqueue_processing(sender: type[Response], response: Response, **kwargs: Any
         tasks.process_response.apply_async((response.pk,), retry=False)
     except Exception:
         logger.warning("Could not enqueue response %s; the sweeper will process it.", response.pk)
+
+
+@receiver(connection_created)
+def add_median_to_sqlite(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    if connection.vendor == "sqlite":
+        connection.connection.create_aggregate("MEDIAN", 1, SqliteMedian)

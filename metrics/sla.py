@@ -1,44 +1,45 @@
 """The follow-up SLA: does an unhappy customer hear from a person within the window?
 
-One query reads the period's cases; the figures are worked out in Python, per ISO week
-(Monday start, the local date the case was opened) and per survey or per assignee.
-Each week ends with a totals row (`is_total`) over all of that week's cases, which is
-also what the weekly chart draws.
+The database aggregates the period's cases per ISO week (Monday start, the local date
+the case was opened) and per survey or per assignee, in one query: counts with filters,
+and medians (metrics.aggregates); only the rows of the report reach Python. Each week
+ends with a totals row (`is_total`) over all of that week's cases, which is also what
+the weekly chart draws.
 """
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from statistics import median
-from typing import NamedTuple
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 
+from metrics.aggregates import Median
 from metrics.charts import LineChart, line_chart
 from metrics.models import FollowUp
 from metrics.periods import Period
+from surveys.models import Survey
 
 BY_SURVEY = "survey"
 BY_AGENT = "agent"
-
-
-class Case(NamedTuple):
-    """The columns of one case that the report needs."""
-
-    created_at: datetime
-    due_at: datetime
-    first_contact_at: datetime | None
-    resolved_at: datetime | None
-    status: str
-    survey_id: int
-    survey_name: str
-    assignee_id: int | None
-    username: str | None
-    first_name: str | None
-    last_name: str | None
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,15 @@ class SlaRow:
         if not self.decided:
             return None
         return round(100 * self.contacted_within / self.decided, 1)
+
+    @property
+    def within_window_text(self) -> str:
+        """The share as people read it, "66.7%" ("66,7%" in Dutch); a dash when no case
+        was decided yet."""
+        percent = self.within_window_percent
+        if percent is None:
+            return "\u2013"
+        return f"{number_format(percent, 1)}%"
 
     @property
     def first_contact_text(self) -> str:
@@ -93,104 +103,160 @@ def human_duration(value: timedelta | None) -> str:
     return sign + gettext("%(days)d d %(hours)d h") % {"days": days, "hours": hours}
 
 
-def week_of(moment: datetime) -> date:
-    """The Monday of the ISO week of the moment's local date."""
-    day = timezone.localtime(moment).date()
-    return day - timedelta(days=day.weekday())
-
-
 def weeks(period: Period) -> list[date]:
     """The Monday of every week the period touches."""
     first = period.start - timedelta(days=period.start.weekday())
     return [first + timedelta(weeks=i) for i in range((period.end - first).days // 7 + 1)]
 
 
-def cases(period: Period) -> list[Case]:
-    """The cases opened within the period, with survey and assignee names: one query."""
-    start, end = period.bounds()
-    rows = (
-        FollowUp.objects.filter(created_at__gte=start, created_at__lt=end)
-        .order_by()
-        .values_list(
-            "created_at",
-            "due_at",
-            "first_contact_at",
-            "resolved_at",
-            "status",
-            "survey_id",
-            "survey__name",
-            "assignee_id",
-            "assignee__username",
-            "assignee__first_name",
-            "assignee__last_name",
-        )
-    )
-    return [Case(*row) for row in rows]
+class WeekOpened(Func):
+    """Which of the given weeks (their Mondays, oldest first) a case was opened in,
+    counted from 0: a binary search over the weeks' starts at local midnight, written
+    straight into SQL, so that the database compares a few instants per case instead of
+    converting every case's time to the local time zone."""
+
+    output_field = IntegerField()
+
+    def __init__(self, mondays: Sequence[date]) -> None:
+        super().__init__(F("created_at"))
+        zone = timezone.get_current_timezone()
+        self.starts = [datetime.combine(monday, time.min, tzinfo=zone) for monday in mondays]
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
+        column, column_params = compiler.compile(self.source_expressions[0])
+
+        def search(first: int, end: int) -> tuple[str, list[Any]]:
+            if end - first == 1:
+                return str(first), []
+            middle = (first + end) // 2
+            start = connection.ops.adapt_datetimefield_value(self.starts[middle])
+            before, before_params = search(first, middle)
+            after, after_params = search(middle, end)
+            sql = f"CASE WHEN {column} < %s THEN {before} ELSE {after} END"
+            return sql, [*column_params, start, *before_params, *after_params]
+
+        return search(0, len(self.starts))
 
 
-def _group(case: Case, by: str) -> tuple[int | None, str]:
+class GroupName(Subquery):
+    """A group's name, looked up once per row of the result rather than joined to every
+    case: the column it refers to is grouped already, so it adds nothing to GROUP BY."""
+
+    def get_group_by_cols(self) -> list[Any]:
+        return []
+
+
+def _group(by: str) -> tuple[str, dict[str, GroupName]]:
+    """The column a report's rows are grouped by, and the names shown for each group."""
     if by == BY_AGENT:
-        if case.assignee_id is None:
+        user = get_user_model().objects.filter(pk=OuterRef("assignee_id"))
+        names = ("username", "first_name", "last_name")
+        return "assignee_id", {f"assignee_{name}": GroupName(user.values(name)) for name in names}
+    survey = Survey.objects.filter(pk=OuterRef("survey_id"))
+    return "survey_id", {"survey_name": GroupName(survey.values("name"))}
+
+
+def _figures(now: datetime) -> dict[str, Any]:
+    """The aggregates of one row, named as SlaRow's fields."""
+    is_open = ~Q(status=FollowUp.Status.RESOLVED)
+    return {
+        "opened": Count("pk"),
+        "contacted_within": Count("pk", filter=Q(first_contact_at__lte=F("due_at"))),
+        "decided": Count("pk", filter=Q(first_contact_at__isnull=False) | Q(due_at__lt=now)),
+        "median_first_contact": Median(F("first_contact_at") - F("created_at")),
+        "median_resolve": Median(F("resolved_at") - F("created_at")),
+        "open_now": Count("pk", filter=is_open),
+        "overdue_now": Count("pk", filter=is_open & Q(due_at__lt=now)),
+    }
+
+
+def _name(values: dict[str, Any], by: str) -> tuple[int | None, str]:
+    if by == BY_AGENT:
+        if values["assignee_id"] is None:
             return None, ""
-        full = f"{case.first_name or ''} {case.last_name or ''}".strip()
-        return case.assignee_id, full or case.username or ""
-    return case.survey_id, case.survey_name
-
-
-def _median(values: Sequence[timedelta]) -> timedelta | None:
-    if not values:
-        return None
-    return timedelta(seconds=median(v.total_seconds() for v in values))
-
-
-def summarise(
-    week: date, key: int | None, name: str, group: Sequence[Case], now: datetime, total: bool
-) -> SlaRow:
-    """One row's figures over its cases."""
-    is_open = [c.status != FollowUp.Status.RESOLVED for c in group]
-    return SlaRow(
-        week=week,
-        key=key,
-        name=name,
-        opened=len(group),
-        contacted_within=sum(
-            1 for c in group if c.first_contact_at is not None and c.first_contact_at <= c.due_at
-        ),
-        decided=sum(1 for c in group if c.first_contact_at is not None or c.due_at < now),
-        median_first_contact=_median(
-            [c.first_contact_at - c.created_at for c in group if c.first_contact_at is not None]
-        ),
-        median_resolve=_median(
-            [c.resolved_at - c.created_at for c in group if c.resolved_at is not None]
-        ),
-        open_now=sum(is_open),
-        overdue_now=sum(1 for c, o in zip(group, is_open, strict=True) if o and c.due_at < now),
-        is_total=total,
-    )
-
-
-def _sort_key(item: tuple[tuple[int | None, str], list[Case]]) -> tuple[bool, str, int]:
-    (key, name), _ = item
-    return key is None, name.casefold(), key or 0
+        first, last = values["assignee_first_name"], values["assignee_last_name"]
+        full = f"{first or ''} {last or ''}".strip()
+        return values["assignee_id"], full or values["assignee_username"]
+    return values["survey_id"], values["survey_name"]
 
 
 def sla_rows(period: Period, by: str, *, now: datetime | None = None) -> list[SlaRow]:
     """Per week (oldest first): a row per survey or agent by name, unassigned last, then
     the week's totals row. `by` is "survey" or "agent"; anything else counts as "survey".
+    One query.
     """
     now = now or timezone.now()
-    per_week: dict[date, dict[tuple[int | None, str], list[Case]]] = defaultdict(
-        lambda: defaultdict(list)
+    key, names = _group(by)
+    start, end = period.bounds()
+    mondays = weeks(period)
+    cases = (
+        FollowUp.objects.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(week=WeekOpened(mondays))
+        .order_by()
     )
-    for case in cases(period):
-        per_week[week_of(case.created_at)][_group(case, by)].append(case)
-    rows: list[SlaRow] = []
-    for week in sorted(per_week):
-        groups = sorted(per_week[week].items(), key=_sort_key)
-        rows += [summarise(week, key, name, group, now, False) for (key, name), group in groups]
-        everything = [case for _, group in groups for case in group]
-        rows.append(summarise(week, None, "", everything, now, True))
-    return rows
+    figures = _figures(now)
+    found = _per_week_and_group(cases, key, names, figures)
+    rows = [_row(values, mondays, by, figures) for values in found]
+    return sorted(rows, key=_order)
+
+
+def _per_week_and_group(
+    cases: "QuerySet[Any]", key: str, names: dict[str, GroupName], figures: dict[str, Any]
+) -> Iterable[dict[str, Any]]:
+    """The figures per week and group, and per week (`is_total`): PostgreSQL works both
+    out in one pass over the cases (GROUPING SETS), other databases in two (UNION ALL)."""
+    columns = ["week", key, *names, "is_total", *figures]
+    if connection.vendor == "postgresql":
+        is_total = Func(F(key), function="GROUPING", output_field=BooleanField())
+        per_group = cases.values("week", key).annotate(**names, is_total=is_total, **figures)
+        return _with_week_totals(per_group.values_list(*columns), key)
+    per_group = cases.values("week", key).annotate(**names, is_total=Value(False), **figures)
+    per_week = cases.values("week").annotate(
+        **{key: Value(None, output_field=IntegerField())},
+        **{name: Value(None, output_field=CharField()) for name in names},
+        is_total=Value(True),
+        **figures,
+    )
+    both = per_group.values_list(*columns).union(per_week.values_list(*columns), all=True)
+    return (dict(zip(columns, values, strict=True)) for values in both)
+
+
+class _WeekTotalsCompiler(SQLCompiler):
+    """GROUP BY the week, ROLLUP(the group): the rows per week and group and, where
+    GROUPING(group) is 1, the week's totals."""
+
+    group = ""
+
+    def get_group_by(self, select: Any, order_by: Any) -> Any:
+        position = {alias: index for index, (_, _, alias) in enumerate(select, start=1)}
+        return [(f"{position['week']}, ROLLUP({position[self.group]})", [])]
+
+
+def _with_week_totals(queryset: "QuerySet[Any]", group: str) -> list[dict[str, Any]]:
+    """The rows of `queryset` (the week and the group its first two columns) with the
+    week's totals among them."""
+    compiler = _WeekTotalsCompiler(queryset.query, connection, queryset.db)
+    compiler.group = group
+    rows = list(compiler.results_iter())
+    aliases = [alias for _, _, alias in compiler.select]
+    return [dict(zip(aliases, row, strict=True)) for row in rows]
+
+
+def _row(
+    values: dict[str, Any], mondays: Sequence[date], by: str, figures: dict[str, Any]
+) -> SlaRow:
+    key, name = (None, "") if values["is_total"] else _name(values, by)
+    return SlaRow(
+        week=mondays[values["week"]],
+        key=key,
+        name=name,
+        is_total=bool(values["is_total"]),
+        **{figure: values[figure] for figure in figures},
+    )
+
+
+def _order(row: SlaRow) -> tuple[date, bool, bool, str, int]:
+    return row.week, row.is_total, row.key is None, row.name.casefold(), row.key or 0
 
 
 def share_chart(period: Period, rows: Sequence[SlaRow]) -> LineChart:

@@ -46,7 +46,10 @@ def _slack_escape(text: str) -> str:
 
 
 def _email(to: list[str], notification: Notification) -> None:
-    message = EmailMultiAlternatives(notification.subject, notification.body, to=to)
+    reply_to = [notification.reply_to] if notification.reply_to else None
+    message = EmailMultiAlternatives(
+        notification.subject, notification.body, to=to, reply_to=reply_to
+    )
     message.attach_alternative(emails.html_body(notification.body), "text/html")
     try:
         message.send()

@@ -19,4 +19,5 @@ urlpatterns = [
     path("followups/<int:pk>/contact/", followup_views.followup_contact, name="followup_contact"),
     path("followups/<int:pk>/reply/", followup_views.followup_reply, name="followup_reply"),
     path("followups/<int:pk>/resolve/", followup_views.followup_resolve, name="followup_resolve"),
+    path("followups/<int:pk>/reopen/", followup_views.followup_reopen, name="followup_reopen"),
 ]

@@ -52,6 +52,7 @@ def test_production_settings_pass_the_deployment_checklist():
             "SITE_URL='surveys.example.com' must be an http(s) URL",
         ),
         ({"SECURE_HSTS_SECONDS": "a year"}, "SECURE_HSTS_SECONDS='a year' is not a whole number"),
+        ({"SUPPORT_REPLY_TO": "support"}, "SUPPORT_REPLY_TO='support' is not an email address"),
         ({"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY=0 must be 1 or more"),
     ],
 )

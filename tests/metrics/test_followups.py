@@ -299,3 +299,38 @@ def test_scheduled_tasks_escalate_remind_and_send_digests_to_agents_only(agent, 
     assert tasks.send_digests() == 1
     digest = Notification.objects.get(kind="digest")
     assert digest.recipient == "agent@example.com"
+
+
+def test_reopen_brings_a_resolved_case_back_to_work(agent):
+    case = answer(SurveyFactory(template="nps"), 2).followup
+    with pytest.raises(followups.CaseOpen):
+        followups.reopen(followup=case, by=agent, note="Too early")
+    followups.resolve(followup=case, by=agent, resolution="Refunded")
+
+    followups.reopen(followup=case, by=agent, note="The refund bounced")
+
+    case.refresh_from_db()
+    assert (case.status, case.resolved_at, case.resolution) == ("in_progress", None, "")
+    assert list(case.notes.values_list("kind", "text")) == [
+        ("opened", ""),
+        ("resolved", "Refunded"),
+        ("reopened", "The refund bounced"),
+    ]
+    followups.resolve(followup=case, by=agent, resolution="Paid by hand")
+    case.refresh_from_db()
+    assert case.status == "resolved" and case.resolution == "Paid by hand"
+
+
+def test_a_resolved_case_is_neither_assigned_nor_replied_to(agent, manager):
+    customer = CustomerFactory(email="ann@example.com")
+    case = answer(SurveyFactory(template="nps"), 2, customer=customer).followup
+    followups.resolve(followup=case, by=agent, resolution="Refunded")
+
+    with pytest.raises(followups.CaseResolved):
+        followups.assign(followup=case, to=manager, by=agent)
+    with pytest.raises(followups.CaseResolved):
+        followups.reply(followup=case, by=agent, subject="Hi", body="Sorry")
+
+    case.refresh_from_db()
+    assert case.assignee is None
+    assert not Notification.objects.filter(kind="reply").exists()

@@ -12,11 +12,11 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from metrics import notifications
+from metrics import followups, notifications
 from metrics.models import AlertChannel, FollowUp, Notification
 from metrics.processing import process_response
 from surveys.services import submit_response
-from tests.factories import SurveyFactory
+from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory, answer
 
 pytestmark = pytest.mark.django_db
 
@@ -284,3 +284,140 @@ def test_a_retry_long_overdue_is_sent_again(
     assert (notification.status, notification.attempts) == ("sent", 2)
     assert notification.next_attempt_at is None
     assert len(receiver.requests) == 2
+
+
+# --- what the emails say --------------------------------------------------------------
+
+ALERT_WORDS = {
+    "en": {
+        "anonymous": "An unhappy answer: Detractor (NPS), score 2 on Shop NPS.",
+        "customer": "An unhappy customer needs a call back: Detractor (NPS), score 2 on Shop NPS.",
+        "touchpoint": "Touchpoint: checkout",
+        "ref": "Reference given with the answer: C-123",
+        "subject": "New follow-up #{id}: score 2 on Shop NPS",
+        "no": "New follow-up #{id}: No on Shop CSAT",
+        "no_body": "Dissatisfied (CSAT), No on Shop CSAT.",
+    },
+    "nl": {
+        "anonymous": "Een ontevreden antwoord: Criticaster (NPS), score 2 bij Shop NPS.",
+        "customer": (
+            "Een ontevreden klant moet worden teruggebeld: Criticaster (NPS), score 2 bij Shop NPS."
+        ),
+        "touchpoint": "Contactmoment: checkout",
+        "ref": "Referentie bij het antwoord: C-123",
+        "subject": "Nieuwe opvolging #{id}: score 2 bij Shop NPS",
+        "no": "Nieuwe opvolging #{id}: Nee bij Shop CSAT",
+        "no_body": "Ontevreden (CSAT), Nee bij Shop CSAT.",
+    },
+}
+
+
+def _alert(survey, value, *, customer=None, **metadata):
+    """The new-case notification of an unhappy answer, as the team's email channel gets it."""
+    channel = AlertChannel.objects.get_or_create(
+        name="Team", kind="email", target="team@example.com"
+    )[0]
+    key = survey.questions.get(role=survey.kind)
+    invitation = InvitationFactory(survey=survey, customer=customer) if customer else None
+    response = submit_response(
+        survey=survey, answers={key: value}, invitation=invitation, metadata=metadata, language="en"
+    )
+    process_response(response_id=response.pk)
+    return Notification.objects.get(channel=channel, followup__response=response)
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_alert_for_an_anonymous_answer_says_where_it_came_from(settings, language):
+    settings.LANGUAGE_CODE = language
+    words = ALERT_WORDS[language]
+    survey = SurveyFactory(template="nps", name="Shop NPS")
+
+    alert = _alert(survey, 2, touchpoint="checkout", ref="C-123")
+
+    assert alert.subject == words["subject"].format(id=alert.followup_id)
+    assert alert.body.startswith(words["anonymous"])
+    assert words["touchpoint"] in alert.body and words["ref"] in alert.body
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_the_alert_for_a_known_customer_asks_for_a_call_back(settings, language):
+    settings.LANGUAGE_CODE = language
+    words = ALERT_WORDS[language]
+    survey = SurveyFactory(template="nps", name="Shop NPS")
+
+    alert = _alert(survey, 2, customer=CustomerFactory(ref="C-9"))
+
+    assert alert.body.startswith(words["customer"])
+    assert words["ref"].split(":")[0] not in alert.body  # the customer is known by name
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_a_yes_no_case_says_no_rather_than_score_0(settings, language):
+    settings.LANGUAGE_CODE = language
+    words = ALERT_WORDS[language]
+    survey = SurveyFactory(template="csat-yes-no", name="Shop CSAT")
+
+    alert = _alert(survey, 0)
+
+    assert alert.subject == words["no"].format(id=alert.followup_id)
+    assert words["no_body"] in alert.body
+    assert "score 0" not in alert.subject + alert.body
+
+
+def test_the_html_part_links_the_case_and_only_the_case(settings):
+    settings.SITE_URL = "http://127.0.0.1:8731"
+    survey = SurveyFactory(template="nps", name="Shop NPS")
+    nps, comment = survey.questions.order_by("position")
+    response = submit_response(
+        survey=survey,
+        answers={nps: 1, comment: 'See https://evil.example/x"><b>and</b> <a href="y">'},
+        language="en",
+    )
+    process_response(response_id=response.pk)
+    channel = AlertChannel.objects.create(name="Team", kind="email", target="team@example.com")
+    notification = notifications.notify_channels(response.followup, "new_case")[0]
+
+    notifications.attempt(notification.pk)
+
+    html = mail.outbox[0].alternatives[0][0]
+    url = f"http://127.0.0.1:8731/followups/{response.followup.pk}/"
+    assert f'<a href="{url}">{url}</a>' in html
+    assert html.count("<a ") == 1  # the comment's address and markup stay text
+    assert "https://evil.example/x&quot;&gt;&lt;b&gt;and&lt;/b&gt;" in html
+    assert channel.notifications.count() == 1
+
+
+@pytest.mark.parametrize(("language", "greeting"), [("en", "Dear Ann,"), ("nl", "Beste Ann,")])
+def test_a_reply_reaches_the_agent_when_the_customer_answers(settings, agent, language, greeting):
+    settings.SUPPORT_REPLY_TO = ""
+    agent.email = "ann.agent@example.com"
+    agent.save()
+    customer = CustomerFactory(name="Ann", email="ann@example.com")
+    case = answer(SurveyFactory(template="nps"), 3, customer=customer, language=language).followup
+    subject, body = followups.reply_draft(case)
+
+    notification = followups.reply(followup=case, by=agent, subject=subject, body=body)
+    notifications.attempt(notification.pk)
+
+    (message,) = mail.outbox
+    assert message.to == ["ann@example.com"] and message.body.startswith(greeting)
+    assert message.reply_to == ["ann.agent@example.com"]
+    assert "Reply-To: ann.agent@example.com" in message.message().as_string()
+
+
+def test_a_reply_goes_back_to_the_support_address_when_one_is_set(settings, agent):
+    settings.SUPPORT_REPLY_TO = "support@example.com"
+    customer = CustomerFactory(email="bo@example.com")
+    case = answer(SurveyFactory(template="nps"), 3, customer=customer).followup
+
+    notification = followups.reply(followup=case, by=agent, subject="Sorry", body="Call us")
+    notifications.attempt(notification.pk)
+
+    assert mail.outbox[0].reply_to == ["support@example.com"]
+    assert mail.outbox[0].from_email == settings.DEFAULT_FROM_EMAIL
+
+
+def test_alerts_to_the_team_have_no_reply_to():
+    _, notification = _case(AlertChannel.objects.create(name="T", kind="email", target="t@x.org"))
+    notifications.attempt(notification.pk)
+    assert mail.outbox[0].reply_to == []

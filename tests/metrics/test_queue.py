@@ -20,6 +20,7 @@ ACTIONS = {
     "metrics:followup_contact": {"kind": "phone", "text": "Called"},
     "metrics:followup_reply": {"subject": "Hi", "body": "Sorry"},
     "metrics:followup_resolve": {"resolution": "Refunded"},
+    "metrics:followup_reopen": {"note": "The refund did not arrive"},
 }
 
 
@@ -171,6 +172,26 @@ def test_overdue_and_due_soon_are_marked_in_words(client, agent, nps):
     assert ">Due soon</span>" in _row(html, soon)
     later_row = _row(html, later)
     assert ">Overdue</span>" not in later_row and ">Due soon</span>" not in later_row
+
+
+def test_escalated_cases_are_marked_as_well_as_overdue_ones(client, agent, nps):
+    escalated, contacted_late, resolved, on_time = (_case(nps) for _ in range(4))
+    for case in (escalated, contacted_late, resolved):
+        _due_in(case, timedelta(hours=-2))
+    assert followups.escalate_overdue() == 3
+    followups.log_contact(followup=contacted_late, by=agent, kind="phone", text="Called")
+    followups.resolve(followup=resolved, by=agent, resolution="Refunded")
+    client.force_login(agent)
+
+    html = _text(client.get(reverse("metrics:queue"), {"status": "all"}))
+
+    assert ">Escalated</span>" in _row(html, escalated)
+    assert ">Overdue</span>" in _row(html, escalated)
+    assert ">Escalated</span>" in _row(html, contacted_late)  # still open: it was escalated
+    assert ">Escalated</span>" not in _row(html, resolved)
+    assert ">Escalated</span>" not in _row(html, on_time)
+    page = _text(client.get(reverse("metrics:followup", args=[escalated.pk])))
+    assert ">Escalated</span>" in page
 
 
 @pytest.fixture
@@ -579,6 +600,92 @@ def test_resolve(client, agent, case):
     assert again.status_code == 400
     assert "This case is resolved already." in _text(again)
     assert case.notes.filter(kind="resolved").count() == 1
+
+
+def test_a_resolved_case_says_when_how_and_by_whom_and_offers_only_reopen_and_notes(
+    client, agent, manager, case
+):
+    manager.first_name, manager.last_name = "Mia", "Manager"
+    manager.save()
+    followups.assign(followup=case, to=agent, by=agent)
+    followups.resolve(followup=case, by=manager, resolution="Refunded the delivery")
+    client.force_login(agent)
+
+    html = _text(client.get(reverse("metrics:followup", args=[case.pk])))
+
+    case.refresh_from_db()
+    resolved_at = timezone.localtime(case.resolved_at).strftime("%-d %b %Y %H:%M")
+    assert f"This case was resolved on {resolved_at} by Mia Manager." in html
+    assert "Refunded the delivery" in html
+    for action in ("assign", "start", "reply", "resolve"):
+        assert reverse(f"metrics:followup_{action}", args=[case.pk]) not in html
+    assert 'name="assignee"' not in html and 'name="subject"' not in html
+    assert "Due in" not in html and "(in " not in html and ">Due soon<" not in html
+    assert reverse("metrics:followup_reopen", args=[case.pk]) in html
+    assert 'name="note"' in html
+    # Notes only: the kind is fixed, and no phone call or email is offered.
+    assert 'type="hidden" name="kind" value="note"' in html
+    assert 'value="phone"' not in html and "Add the note" in html
+
+
+def test_reopen_a_resolved_case_with_a_note(client, agent, case):
+    followups.resolve(followup=case, by=agent, resolution="Refunded")
+    client.force_login(agent)
+
+    page = _post(client, "metrics:followup_reopen", case, {"note": "The refund bounced"})
+
+    html = _text(page)
+    assert "Case reopened." in html
+    case.refresh_from_db()
+    assert case.status == "in_progress" and case.resolved_at is None and case.resolution == ""
+    note = case.notes.last()
+    assert (note.kind, note.author, note.text) == ("reopened", agent, "The refund bounced")
+    assert "Reopened" in html.split("History")[1] and "The refund bounced" in html
+    # Open again: every step is back, and it may be resolved again.
+    assert reverse("metrics:followup_resolve", args=[case.pk]) in html
+    assert reverse("metrics:followup_reopen", args=[case.pk]) not in html
+    _post(client, "metrics:followup_resolve", case, {"resolution": "Paid by hand"})
+    case.refresh_from_db()
+    assert case.status == "resolved" and case.resolution == "Paid by hand"
+
+
+def test_reopening_needs_a_note_and_a_resolved_case(client, agent, case):
+    client.force_login(agent)
+    refused = _post(client, "metrics:followup_reopen", case, {"note": "Why not"})
+    assert refused.status_code == 400
+    assert "This case is open already." in _text(refused)
+    assert not case.notes.filter(kind="reopened").exists()
+
+    followups.resolve(followup=case, by=agent, resolution="Refunded")
+    empty = _post(client, "metrics:followup_reopen", case, {"note": " "})
+    assert empty.status_code == 400 and "This field is required." in _text(empty)
+    case.refresh_from_db()
+    assert case.status == "resolved" and not case.notes.filter(kind="reopened").exists()
+
+
+def test_a_resolved_case_takes_notes_but_no_other_step(client, agent, manager, case):
+    followups.resolve(followup=case, by=agent, resolution="Refunded")
+    client.force_login(agent)
+
+    noted = _post(client, "metrics:followup_contact", case, {"kind": "note", "text": "FYI"})
+    assert "Note added." in _text(noted)
+    assert case.notes.filter(kind="note", text="FYI", author=agent).exists()
+
+    steps = [
+        ("metrics:followup_contact", {"kind": "phone", "text": "Called"}),
+        ("metrics:followup_assign", {"assignee": manager.pk}),
+        ("metrics:followup_reply", {"subject": "Hi", "body": "Sorry"}),
+        ("metrics:followup_start", {}),
+        ("metrics:followup_resolve", {"resolution": "Again"}),
+    ]
+    for name, data in steps:
+        page = _post(client, name, case, data)
+        assert page.status_code == 400, name
+        assert "This case is resolved already" in _text(page), name
+    case.refresh_from_db()
+    assert (case.status, case.assignee, case.first_contact_at) == ("resolved", None, None)
+    assert list(case.notes.values_list("kind", flat=True)) == ["opened", "resolved", "note"]
+    assert not Notification.objects.filter(kind="reply").exists()
 
 
 def test_an_empty_resolution_changes_nothing(client, agent, case):

@@ -1,6 +1,8 @@
 """The follow-up SLA report: figures per week and survey or agent, and its page."""
 
+import re
 from datetime import date, datetime, timedelta
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -8,7 +10,7 @@ from django.utils import timezone
 
 from metrics.models import FollowUp
 from metrics.periods import Period
-from metrics.sla import SlaRow, human_duration, sla_rows, week_of
+from metrics.sla import SlaRow, human_duration, sla_rows
 from surveys.services import submit_response
 from tests.factories import SurveyFactory
 
@@ -159,9 +161,9 @@ def test_per_agent_figures_by_hand(cases, agent, manager):
 
 
 def test_cases_are_bucketed_by_local_monday_and_the_period_is_inclusive(cases):
-    assert week_of(at(11, 23, 30)) == WEEK1
-    assert week_of(at(12, 0, 30)) == WEEK2  # 23:30 on Sunday in UTC
     rows = sla_rows(PERIOD, "survey", now=NOW)
+    assert _row(rows, WEEK1, "Delivery").opened == 1  # Sunday 23:30
+    assert _row(rows, WEEK2, "Delivery").opened == 1  # Monday 00:30: 23:30 on Sunday in UTC
     assert sum(r.opened for r in rows if r.is_total) == 6  # the two outside are left out
 
     wider = sla_rows(Period(date(2026, 1, 4), date(2026, 1, 19)), "survey", now=NOW)
@@ -295,3 +297,79 @@ def test_report_runs_a_fixed_number_of_queries(
         with django_assert_max_num_queries(len(small_run.captured_queries)):
             page = client.get(reverse("metrics:sla"), {"by": by})
         assert page.status_code == 200
+
+
+class _Markup(HTMLParser):
+    """Every number the browser reads from the page's markup: SVG geometry and CSS lengths."""
+
+    GEOMETRY = {"x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "width", "height"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.numbers: list[tuple[str, str]] = []
+        self.in_svg = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.in_svg += tag == "svg"
+        for name, value in attrs:
+            if name == "style" and value:
+                self.numbers += [("style", n) for n in re.findall(r":\s*([^;%a-z]+)", value)]
+            elif self.in_svg and name in self.GEOMETRY:
+                self.numbers.append((name, value))
+            elif self.in_svg and name == "viewbox":
+                self.numbers += [(name, n) for n in value.split()]
+            elif self.in_svg and name == "points":
+                for pair in value.split():
+                    x, y = pair.split(",")  # exactly one comma: between x and y
+                    self.numbers += [(name, x), (name, y)]
+
+    def handle_endtag(self, tag):
+        self.in_svg -= tag == "svg"
+
+
+@pytest.mark.parametrize(("language", "share"), [("en", "66.7%"), ("nl", "66,7%")])
+def test_the_chart_is_drawn_with_plain_numbers_in_every_language(
+    client, manager, cases, language, share
+):
+    client.force_login(manager)
+    period = {"start": "2026-01-05", "end": "2026-01-18"}
+
+    page = client.get(reverse("metrics:sla"), period, HTTP_ACCEPT_LANGUAGE=language)
+
+    html = page.content.decode()
+    assert f'<html lang="{language}"' in html
+    markup = _Markup()
+    markup.feed(html)
+    assert any(name == "cx" for name, _ in markup.numbers), "the chart has its dots"
+    for _name, number in markup.numbers:
+        float(number.strip())  # a decimal comma would not parse: the chart would break
+    assert share in html  # numbers people read follow their language
+
+
+def test_a_share_with_nothing_decided_yet_is_a_dash(client, manager, cases):
+    rows = sla_rows(PERIOD, "survey", now=NOW)
+    waiting = _row(rows, WEEK2, "Billing")  # its only case is not due until after now
+    assert (waiting.opened, waiting.decided, waiting.within_window_percent) == (1, 0, None)
+    assert waiting.within_window_text == "\u2013"
+    client.force_login(manager)
+
+    html = client.get(reverse("metrics:sla"), {"start": "2026-01-05", "end": "2026-01-18"})
+
+    assert '<td class="text-end">%</td>' not in html.content.decode()
+    assert '<td class="text-end">\u2013</td>' in html.content.decode()
+
+
+def test_medians_are_the_same_on_every_database(nps_survey):
+    """percentile_cont on PostgreSQL, the registered MEDIAN on SQLite: between two middle
+    values, the lower plus half the gap, rounded half to even to a microsecond."""
+    start = at(5, 9)
+    for micros in (1, 4):
+        _case(nps_survey, start, contact=start + timedelta(microseconds=micros))
+    for hours in (1, 2, 4):
+        _case(nps_survey, at(12, 9), resolved=at(12, 9 + hours))
+
+    rows = sla_rows(PERIOD, "survey", now=NOW)
+
+    assert _row(rows, WEEK1, total=True).median_first_contact == timedelta(microseconds=3)
+    assert _row(rows, WEEK2, total=True).median_resolve == timedelta(hours=2)
+    assert _row(rows, WEEK2, total=True).median_first_contact is None
