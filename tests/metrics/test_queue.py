@@ -340,7 +340,9 @@ def test_pagination_keeps_the_filters(client, agent, nps):
 
 def test_case_page_shows_the_response_customer_and_history(client, agent, nps):
     AlertChannel.objects.create(name="Support inbox", kind="email", target="s@example.com")
-    customer = CustomerFactory(name="Ann", email="ann@example.com", ref="C-17", segment="Gold")
+    customer = CustomerFactory(
+        name="Ann", email="ann@example.com", phone="+31 6 1234 5678", ref="C-17", segment="Gold"
+    )
     case = _case(
         nps,
         3,
@@ -365,6 +367,9 @@ def test_case_page_shows_the_response_customer_and_history(client, agent, nps):
     # The response's metadata and the customer's contact details.
     assert "delivery" in html and "sms" in html and "A-9" in html and ">order<" in html
     for detail in ("Ann", 'href="mailto:ann@example.com"', "C-17", "Gold"):
+        assert detail in html
+    # The phone number, a tap away for the agent's call.
+    for detail in ('href="tel:+31612345678"', "+31 6 1234 5678"):
         assert detail in html
     # Status, due time and the history.
     assert "New" in html and "Unassigned" in html
