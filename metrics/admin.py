@@ -16,6 +16,7 @@ from metrics.models import AlertChannel, FollowUp, FollowUpNote, FollowUpRule, N
 from metrics.periods import MAX_DAYS, Period
 from metrics.rollups import recompute_rollups
 from metrics.scores import KEY_ROLE
+from metrics.send_admin import SendPage
 from surveys.admin import ResponseAdmin, SurveyAdmin
 from surveys.models import Answer, Response, Survey
 
@@ -33,7 +34,7 @@ class FollowUpRuleInline(admin.StackedInline):
 
 
 @admin.register(Survey)
-class SurveyWithScoresAdmin(SurveyAdmin):
+class SurveyWithScoresAdmin(SendPage, SurveyAdmin):
     actions = [*SurveyAdmin.actions, "recompute_scores", "export_csv", "export_xlsx"]
     inlines = [*SurveyAdmin.inlines, FollowUpRuleInline]
     readonly_fields = [*SurveyAdmin.readonly_fields, "scores"]
@@ -50,7 +51,11 @@ class SurveyWithScoresAdmin(SurveyAdmin):
     @admin.display(description=_("scores"))
     def scores(self, obj: Survey) -> str:
         return format_html(
-            '<a href="{}">{}</a>', reverse("metrics:survey", args=[obj.pk]), _("Open the dashboard")
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("metrics:survey", args=[obj.pk]),
+            _("Open the dashboard"),
+            reverse("admin:surveys_survey_send", args=[obj.pk]),
+            _("Send by email"),
         )
 
     @admin.display(description=_("dashboard"))

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from surveys.models import Answer, Customer, CustomerImport, Invitation, Question, Response, Survey
-from surveys.services import InvitationThrottled, check_throttle, create_survey, invite
+from surveys.services import NotInvited, check_invitable, create_survey, invite
 from surveys.survey_templates import template_choices
 from surveys.tasks import start_import
 
@@ -299,9 +299,9 @@ class InvitationForm(forms.ModelForm):
         survey, customer = cleaned.get("survey"), cleaned.get("customer")
         if self.instance.pk is None and survey and customer:
             try:
-                check_throttle(survey=survey, customer=customer)
-            except InvitationThrottled as exc:
-                raise forms.ValidationError(exc.message, code="throttled") from None
+                check_invitable(survey=survey, customer=customer)
+            except NotInvited as exc:
+                raise forms.ValidationError(exc.message, code=exc.reason) from None
         return cleaned
 
 
