@@ -112,7 +112,8 @@ def write_emails(
                 **message.fields(),
             )
         )
-    Notification.objects.bulk_create(notifications, batch_size=1000)
+    # A reminder written twice (two schedulers racing) meets the unique constraint.
+    Notification.objects.bulk_create(notifications, batch_size=1000, ignore_conflicts=True)
     if notifications:
         transaction.on_commit(_dispatch_soon)
 
@@ -184,6 +185,30 @@ def _label(question, value: int) -> str:
     if question.is_yes_no:
         return _("Yes") if value else _("No")
     return str(value)
+
+
+def remind(now: datetime | None = None) -> int:
+    """Write the one reminder of each invitation sent the survey's `reminder_after_days`
+    ago and not answered; returns how many. The send itself checks again (answered,
+    opted out, bouncing, survey closed) before the reminder goes out."""
+    now = now or timezone.now()
+    count = 0
+    for survey in Survey.objects.filter(status=Survey.Status.LIVE, reminder_after_days__gt=0):
+        due = (
+            Invitation.objects.filter(
+                survey=survey,
+                sent_at__lte=now - timedelta(days=survey.reminder_after_days),
+                responded_at__isnull=True,
+                reminded_at__isnull=True,
+            )
+            .exclude(notifications__kind=Notification.Kind.SURVEY_REMINDER)
+            .select_related("customer", "survey")
+            .order_by("pk")
+        )
+        invitations = list(due)
+        write_emails(invitations, Notification.Kind.SURVEY_REMINDER)
+        count += len(invitations)
+    return count
 
 
 def _dispatch_soon() -> None:

@@ -64,3 +64,8 @@ def dispatch_survey_emails() -> int:
 @shared_task(soft_time_limit=4 * 60, time_limit=4 * 60 + 30)
 def send_survey_emails(claims: list[list[int]]) -> int:
     return sending.send_batch(claims)
+
+
+@shared_task
+def send_survey_reminders() -> int:
+    return sending.remind()

@@ -344,3 +344,75 @@ def test_the_send_page_shows_what_will_happen_and_sends(
     assert done.status_code == 302
     assert Invitation.objects.get().customer.segment == "b2b"
     assert len(mail.outbox) == 1
+
+
+def _sent_days_ago(survey, days, **customer):
+    invitation = InvitationFactory(survey=survey, customer=CustomerFactory(**customer))
+    Invitation.objects.filter(pk=invitation.pk).update(
+        sent_at=timezone.now() - timedelta(days=days)
+    )
+    return invitation
+
+
+def _remind_and_send(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        written = sending.remind()
+    return written
+
+
+def test_one_reminder_at_most_to_those_who_have_not_answered(
+    eager_celery, django_capture_on_commit_callbacks
+):
+    survey = SurveyFactory(reminder_after_days=3)
+    waiting = _sent_days_ago(survey, 4)
+    _sent_days_ago(survey, 2)  # not yet
+    answered = _sent_days_ago(survey, 5)
+    Invitation.objects.filter(pk=answered.pk).update(responded_at=timezone.now())
+
+    assert _remind_and_send(django_capture_on_commit_callbacks) == 1
+
+    (message,) = mail.outbox
+    assert message.to == [waiting.customer.email]
+    assert message.subject == "Reminder: a quick question from Acme"
+    assert f"{waiting.url}?score=9" in message.body
+    waiting.refresh_from_db()
+    assert waiting.reminded_at is not None
+    # Never a second one, however often the schedule runs.
+    Invitation.objects.filter(pk=waiting.pk).update(reminded_at=None)
+    assert _remind_and_send(django_capture_on_commit_callbacks) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_no_reminder_after_an_answer_an_opt_out_or_the_survey_closing(
+    eager_celery, django_capture_on_commit_callbacks
+):
+    survey = SurveyFactory(reminder_after_days=3)
+    answers_later = _sent_days_ago(survey, 4)
+    _sent_days_ago(survey, 4, opted_out_at=timezone.now())
+    sending.remind()  # written, not yet dispatched
+    Invitation.objects.filter(pk=answers_later.pk).update(responded_at=timezone.now())
+
+    sending.dispatch()
+
+    assert not mail.outbox
+    assert set(Notification.objects.values_list("status", flat=True)) == {"cancelled"}
+
+    closed = SurveyFactory(reminder_after_days=3, status="closed")
+    _sent_days_ago(closed, 4)
+    assert _remind_and_send(django_capture_on_commit_callbacks) == 0
+    without = SurveyFactory(reminder_after_days=0)
+    _sent_days_ago(without, 30)
+    assert _remind_and_send(django_capture_on_commit_callbacks) == 0
+    assert not mail.outbox
+
+
+def test_staff_correcting_a_bouncing_address_lets_email_go_there_again(admin_client):
+    customer = CustomerFactory(bouncing_since=timezone.now(), name="Ann", email="old@example.com")
+    url = reverse("admin:surveys_customer_change", args=[customer.pk])
+    listing = admin_client.get(reverse("admin:surveys_customer_changelist"))
+    assert "bouncing" in listing.content.decode()
+
+    admin_client.post(url, {"name": "Ann", "email": "new@example.com", "ref": customer.ref})
+
+    customer.refresh_from_db()
+    assert (customer.email, customer.bouncing_since) == ("new@example.com", None)
