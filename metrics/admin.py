@@ -9,13 +9,16 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from metrics.models import AlertChannel, FollowUp, FollowUpNote, FollowUpRule, Notification
 from metrics.periods import MAX_DAYS, Period
+from metrics.reach import with_response_counts
 from metrics.rollups import recompute_rollups
 from metrics.scores import KEY_ROLE
+from metrics.scoring import response_rate
 from metrics.send_admin import SendPage
 from surveys.admin import ResponseAdmin, SurveyAdmin
 from surveys.models import Answer, Response, Survey
@@ -46,7 +49,17 @@ class SurveyWithScoresAdmin(SendPage, SurveyAdmin):
         (name, options), *rest = fieldsets
         return [(name, {**options, "fields": [*options["fields"], "scores"]}), *rest]
 
-    list_display = [*SurveyAdmin.list_display, "dashboard"]
+    list_display = [*SurveyAdmin.list_display, "response_rate", "dashboard"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Survey]:
+        return with_response_counts(super().get_queryset(request), "survey")
+
+    @admin.display(description=_("response rate"))
+    def response_rate(self, obj: Survey) -> str:
+        rate = response_rate(obj._answered, obj._sent)  # type: ignore[attr-defined]
+        if rate is None:
+            return "-"
+        return f"{number_format(round(rate))}% ({obj._answered}/{obj._sent})"  # type: ignore[attr-defined]
 
     @admin.display(description=_("scores"))
     def scores(self, obj: Survey) -> str:

@@ -416,3 +416,31 @@ def test_staff_correcting_a_bouncing_address_lets_email_go_there_again(admin_cli
 
     customer.refresh_from_db()
     assert (customer.email, customer.bouncing_since) == ("new@example.com", None)
+
+
+def test_the_response_rate_moves_when_a_customer_taps_a_score_and_confirms(
+    client, manager, admin_client, send
+):
+    survey = SurveyFactory(language="en")
+    CustomerFactory.create_batch(4, language="nl")
+    send("--survey", survey.slug)
+    invitation = Invitation.objects.first()
+    question = survey.questions.get(role="nps")
+
+    tapped = client.get(f"{invitation.get_absolute_url()}?score=9")
+    assert tapped.status_code == 200
+    confirmed = client.post(
+        f"{invitation.get_absolute_url()}?score=9", {f"q{question.position}": "9"}
+    )
+    assert confirmed.status_code == 302
+
+    client.force_login(manager)
+    page = client.get(
+        reverse("metrics:survey", args=[survey.pk]), headers={"accept-language": "nl"}
+    )
+    html = page.content.decode()
+    assert "Responspercentage van de enquêtemails" in html
+    assert "25%" in html
+    assert "1 beantwoord van 4 verstuurde e-mails" in html
+    listing = admin_client.get(reverse("admin:surveys_survey_changelist"))
+    assert "25% (1/4)" in listing.content.decode()
