@@ -230,6 +230,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "send-digests": {"task": "metrics.tasks.send_digests", "schedule": crontab(hour=7, minute=30)},
     "dispatch-survey-emails": {"task": "metrics.tasks.dispatch_survey_emails", "schedule": 60.0},
     "send-survey-reminders": {"task": "metrics.tasks.send_survey_reminders", "schedule": 3600.0},
+    "schedule-repeating-surveys": {
+        "task": "metrics.tasks.schedule_repeating_surveys",
+        "schedule": 900.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

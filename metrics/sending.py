@@ -74,20 +74,25 @@ def send_survey(
     survey: Survey,
     customers: QuerySet[Customer],
     segment: str = "",
-    source: str = Mailing.Source.STAFF,
-    due_at: Sequence[datetime] = (),
+    mailing: Mailing | None = None,
+    window: tuple[datetime, datetime] | None = None,
 ) -> Sent:
-    """Invite the customers the rules allow and write their emails to the outbox.
-
-    `due_at` spreads the emails: the i-th goes out no earlier than its time."""
-    mailing = Mailing.objects.create(survey=survey, segment=segment, source=source)
+    """Invite the customers the rules allow and write their emails to the outbox: as one
+    new send unless `mailing` is given, spread evenly over `window` if given."""
+    mailing = mailing or Mailing.objects.create(survey=survey, segment=segment)
     invitations, plan = invite_many(survey=survey, customers=customers, mailing=mailing)
     customers_by_pk = Customer.objects.in_bulk(plan.customer_ids)
     for invitation in invitations:
         invitation.customer = customers_by_pk[invitation.customer_id]
         invitation.survey = survey
+    due_at = spread(window, len(invitations)) if window else []
     write_emails(invitations, Notification.Kind.SURVEY, due_at)
     return Sent(mailing, invitations, plan.skipped)
+
+
+def spread(window: tuple[datetime, datetime], count: int) -> list[datetime]:
+    start, end = window
+    return [start + (end - start) * i / count for i in range(count)]
 
 
 def write_emails(

@@ -4,7 +4,7 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
-from metrics import followups, notifications, processing, rollups, sending
+from metrics import followups, notifications, processing, recurring, rollups, sending
 from metrics.access import AGENTS
 from surveys.models import Survey
 
@@ -69,3 +69,8 @@ def send_survey_emails(claims: list[list[int]]) -> int:
 @shared_task
 def send_survey_reminders() -> int:
     return sending.remind()
+
+
+@shared_task
+def schedule_repeating_surveys() -> int:
+    return recurring.schedule()

@@ -58,6 +58,12 @@ class SurveyChangeForm(forms.ModelForm):
             "touchpoint",
             "followup_window_hours",
             "resurvey_throttle_days",
+            "reminder_after_days",
+            "repeat_every_months",
+            "repeat_segment",
+            "new_customer_delay_days",
+            "send_window_start",
+            "send_window_end",
         ]
 
     def clean_status(self) -> str:
@@ -117,6 +123,18 @@ class SurveyAdmin(admin.ModelAdmin):
                     "touchpoint",
                     "followup_window_hours",
                     "resurvey_throttle_days",
+                ]
+            },
+        ),
+        (
+            _("Sending by email"),
+            {
+                "fields": [
+                    "reminder_after_days",
+                    "repeat_every_months",
+                    "repeat_segment",
+                    "new_customer_delay_days",
+                    ("send_window_start", "send_window_end"),
                 ]
             },
         ),

@@ -133,10 +133,12 @@ class Survey(models.Model):
             models.CheckConstraint(
                 condition=Q(send_window_start__lt=F("send_window_end")),
                 name="survey_send_window_valid",
+                violation_error_message=_("The send window must end after it starts."),
             ),
             models.CheckConstraint(
                 condition=Q(repeat_every_months__isnull=True) | Q(repeat_every_months__gte=1),
                 name="survey_repeat_positive",
+                violation_error_message=_("A survey repeats every month at most often."),
             ),
         ]
 
