@@ -71,7 +71,7 @@ def test_the_schedule_invites_those_due_and_spreads_their_emails_over_the_window
     )
     long_ago = _invited(survey, 130, segment="b2b", ref="long-ago")
     _invited(survey, 60, segment="b2b", ref="recent")
-    new = CustomerFactory(segment="b2b", ref="new")
+    CustomerFactory(segment="b2b", ref="new")  # joined today: not yet
     settled = CustomerFactory(segment="b2b", ref="settled")
     settled.created_at = timezone.now() - timedelta(days=20)
     settled.save()
