@@ -29,6 +29,7 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py create_staff_login
+	$(BIN)/python manage.py send_demo
 	RUN_ADDRESS=$(RUN_ADDRESS) $(BIN)/honcho start
 
 test: install

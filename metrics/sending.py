@@ -301,13 +301,14 @@ def _send(notification: Notification, connection: BaseEmailBackend) -> bool:
         notification.next_attempt_at = None
         notification.save(update_fields=["status", "last_error", "next_attempt_at"])
         return False
-    message = email_message(notification, [invitation.customer.email], connection)
+    # Held open, one SMTP connection serves the whole batch. Other backends get one of
+    # their own per message: the file backend of development then writes a file each.
+    smtp = connection if isinstance(connection, SMTPBackend) else None
+    message = email_message(notification, [invitation.customer.email], smtp)
     try:
         with mail_errors():
-            # Held open, the connection serves the whole batch. (Not opened, the file
-            # backend of development writes each message to a file of its own.)
-            if isinstance(connection, SMTPBackend):
-                connection.open()
+            if smtp is not None:
+                smtp.open()
             message.send()
     except TransportError as error:
         if not isinstance(error, RecipientRefused):

@@ -180,7 +180,14 @@ def _upsert(chunk: list[dict[str, Any]], columns: list[str]) -> tuple[int, int]:
             setattr(customer, name, values[name])
         changed.append(customer)
     Customer.objects.bulk_create(new, batch_size=1000)
-    Customer.objects.bulk_update(changed, [*columns, "bouncing_since"], batch_size=1000)
+    # An upsert on the primary key: bulk_update's CASE per column is many times slower.
+    Customer.objects.bulk_create(
+        changed,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["id"],
+        update_fields=[*columns, "bouncing_since"],
+    )
     return len(new), len(changed)
 
 
