@@ -62,3 +62,5 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/worker.py
 	$(BIN)/python bench/followup_latency.py
 	$(BIN)/python bench/followup_pages.py
+	$(BIN)/python bench/import_customers.py
+	$(BIN)/python bench/sending.py
