@@ -229,12 +229,12 @@ class CustomerAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "email",
+        "reachable",
         "phone",
         "ref",
         "segment",
         "customer_since",
         "customer_until",
-        "reachable",
     ]
     list_filter = [
         "segment",

@@ -216,8 +216,8 @@ def _language(value: str) -> str:
     value = value.lower()
     if value and value not in Language.values:
         raise ValueError(
-            _("Unknown language %(value)s: use %(languages)s, or leave it empty.")
-            % {"value": value, "languages": " or ".join(Language.values)}
+            _("Unknown language %(value)s: use one of %(languages)s, or leave it empty.")
+            % {"value": value, "languages": ", ".join(Language.values)}
         )
     return value
 
