@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from metrics import sharing
@@ -67,7 +68,8 @@ class SurveyWithScoresAdmin(SendPage, SurveyAdmin):
 
     @admin.display(description=_("snippet for a website or email signature"))
     def embed(self, obj: Survey) -> str:
-        snippet = sharing.embed_snippet(obj)
+        # In the language staff read the admin in; its links open the survey in it.
+        snippet = sharing.embed_snippet(obj, get_language() or obj.language)
         return format_html(
             '<textarea readonly rows="6" cols="70" aria-label="{}" onfocus="this.select()">{}'
             '</textarea><div class="help">{}</div><div class="embed-preview">{}</div>',

@@ -31,10 +31,10 @@ def _qr_url(survey: Survey) -> str:
     return f"{survey.public_url}?channel=qr"
 
 
-def embed_snippet(survey: Survey) -> str:
-    """HTML to paste into a page or signature, in the survey's language, with inline
-    styles only: the key question and its scale as links to ?score=N&channel=embed."""
-    language = survey.language
+def embed_snippet(survey: Survey, language: str) -> str:
+    """HTML to paste into a page or signature, with inline styles only: the key question
+    in `language` and its scale as links to ?score=N&channel=embed (and &lang= when that
+    is not the survey's own language, so that the survey opens in it too)."""
     question = next(
         (q for q in survey.questions.all() if q.role == KEY_ROLE[survey.kind] and q.is_scale),
         None,
@@ -47,6 +47,7 @@ def embed_snippet(survey: Survey) -> str:
             "metrics/embed_snippet.html",
             {
                 "url": survey.public_url,
+                "lang": "" if language == survey.language else language,
                 "question": question.text(language) if question else "",
                 "yes_no": question.is_yes_no if question else False,
                 "low_label": question.low_label(language) if question else "",

@@ -38,7 +38,7 @@ def test_qr_codes_of_two_surveys_differ():
 def test_the_snippet_shows_the_scale_as_links_that_choose_the_score(client):
     survey = SurveyFactory(language="nl")
 
-    snippet = sharing.embed_snippet(survey)
+    snippet = sharing.embed_snippet(survey, "nl")
 
     links = [unescape(href) for href in re.findall(r'href="([^"]+)"', snippet)]
     assert links == [f"{survey.public_url}?score={n}&channel=embed" for n in range(11)]
@@ -57,9 +57,21 @@ def test_the_snippet_shows_the_scale_as_links_that_choose_the_score(client):
 def test_a_loyalty_snippet_links_to_the_survey():
     survey = SurveyFactory(template="loyalty")
 
-    snippet = sharing.embed_snippet(survey)
+    snippet = sharing.embed_snippet(survey, "en")
 
     assert re.findall(r'href="([^"]+)"', snippet) == [f"{survey.public_url}?channel=embed"]
+
+
+def test_a_snippet_in_another_language_opens_the_survey_in_it(client):
+    survey = SurveyFactory(language="en")
+
+    snippet = sharing.embed_snippet(survey, "nl")
+
+    assert "Hoe waarschijnlijk is het dat u Acme" in snippet
+    first = unescape(re.findall(r'href="([^"]+)"', snippet)[0])
+    assert first == f"{survey.public_url}?score=0&channel=embed&lang=nl"
+    page = client.get(first.removeprefix("http://localhost:8000"))
+    assert '<html lang="nl">' in page.content.decode()
 
 
 def test_the_admin_shows_the_qr_code_and_the_snippet(admin_client):
