@@ -55,13 +55,22 @@ def send_digests() -> int:
     return followups.send_digests(list(agents))
 
 
-@shared_task
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def dispatch_survey_emails() -> int:
     return sending.dispatch()
 
 
-# Within the lease a dispatch gives a batch (notifications.DELIVERING, five minutes).
-@shared_task(soft_time_limit=4 * 60, time_limit=4 * 60 + 30)
+# Within the lease a dispatch gives a batch (notifications.DELIVERING, five minutes). A
+# busy database (SQLite's lock) is tried again soon: the claim rolled back, or it holds
+# and the copy sends nothing twice.
+@shared_task(
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+    soft_time_limit=4 * 60,
+    time_limit=4 * 60 + 30,
+)
 def send_survey_emails(claims: list[list[int]]) -> int:
     return sending.send_batch(claims)
 
