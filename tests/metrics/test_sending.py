@@ -444,3 +444,16 @@ def test_the_response_rate_moves_when_a_customer_taps_a_score_and_confirms(
     assert "1 beantwoord van 4 verstuurde e-mails" in html
     listing = admin_client.get(reverse("admin:surveys_survey_changelist"))
     assert "25% (1/4)" in listing.content.decode()
+
+
+def test_the_throttle_names_the_date_as_read_in_the_time_zone():
+    from datetime import UTC, datetime
+
+    survey = SurveyFactory()
+    invitation = InvitationFactory(survey=survey)
+    just_before_midnight_utc = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)  # Dec 1 here
+    Invitation.objects.filter(pk=invitation.pk).update(created_at=just_before_midnight_utc)
+    survey.resurvey_throttle_days = 3650
+
+    with pytest.raises(InvitationThrottled, match=r"was invited on Dec\. 1, 2026"):
+        invite(survey=survey, customer=invitation.customer)

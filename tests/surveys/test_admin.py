@@ -180,7 +180,9 @@ def test_admin_invites_a_customer_through_the_throttle(admin_client):
     assert second.status_code == 200
     errors = second.context["adminform"].form.non_field_errors()
     assert errors == [
-        f"Ann Jansen was invited on {date_format(invitation.created_at.date())}; this survey "
+        # The date as people here read it: in TIME_ZONE, not UTC.
+        f"Ann Jansen was invited on {date_format(timezone.localdate(invitation.created_at))}; "
+        "this survey "
         "does not invite anyone again within 30 days."
     ]
     assert Invitation.objects.count() == 1
