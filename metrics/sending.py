@@ -27,7 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from metrics.models import Notification
-from metrics.notifications import DELIVERING, GIVE_UP_AFTER, _pause
+from metrics.notifications import DELIVERING, _pause
 from metrics.scores import KEY_ROLE
 from metrics.transports import RecipientRefused, TransportError, email_message, mail_errors
 from surveys.models import Customer, Invitation, Mailing, Survey
@@ -43,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 KINDS = (Notification.Kind.SURVEY, Notification.Kind.SURVEY_REMINDER)
 BATCH = 100  # messages per task, over one SMTP connection
+# Temporary failures are tried again for about a day (the backoff of notifications, at
+# most an hour apart), counted in attempts: an email spread into next week's send window
+# was written days before its first attempt.
+GIVE_UP_ATTEMPTS = 30
 # Stands for each invitation's token in a message rendered once per language.
 PLACEHOLDER = "__invitation__"
 
@@ -322,7 +326,7 @@ def _record_failure(notification: Notification, error: TransportError) -> None:
     notification.last_error = str(error)[:2000]
     pause = _pause(notification.attempts)
     notification.next_attempt_at = timezone.now() + timedelta(seconds=pause)
-    if error.permanent or notification.next_attempt_at > notification.created_at + GIVE_UP_AFTER:
+    if error.permanent or notification.attempts >= GIVE_UP_ATTEMPTS:
         notification.status = Notification.Status.FAILED
         notification.next_attempt_at = None
     notification.save(update_fields=["last_error", "status", "next_attempt_at"])

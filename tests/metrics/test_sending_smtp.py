@@ -139,3 +139,22 @@ def test_a_server_that_is_down_leaves_the_batch_for_later(settings):
 
     assert {n.status for n in Notification.objects.all()} == {"pending"}
     assert not Invitation.objects.filter(sent_at__isnull=False).exists()
+
+
+def test_an_email_written_days_before_its_window_is_still_retried(smtp):
+    from datetime import timedelta
+
+    CustomerFactory(email="busy@example.com")
+    smtp.refuse["busy@example.com"] = "451 4.3.0 Busy"
+    sending.send_survey(survey=SurveyFactory(), customers=Customer.objects.all())
+    Notification.objects.update(created_at=timezone.now() - timedelta(days=3))
+    notification = Notification.objects.get()
+
+    sending.send_batch([[notification.pk, notification.attempts]])
+
+    notification.refresh_from_db()
+    assert notification.status == "pending"
+    Notification.objects.update(attempts=sending.GIVE_UP_ATTEMPTS - 1)
+    sending.send_batch([[notification.pk, sending.GIVE_UP_ATTEMPTS - 1]])
+    notification.refresh_from_db()
+    assert notification.status == "failed"
