@@ -29,6 +29,7 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py create_staff_login
+	$(BIN)/python manage.py send_demo
 	RUN_ADDRESS=$(RUN_ADDRESS) $(BIN)/honcho start
 
 test: install
@@ -61,3 +62,5 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/worker.py
 	$(BIN)/python bench/followup_latency.py
 	$(BIN)/python bench/followup_pages.py
+	$(BIN)/python bench/import_customers.py
+	$(BIN)/python bench/sending.py

@@ -167,6 +167,11 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 
+# Survey emails handed to the mail server per hour, at most: providers limit it.
+SEND_RATE_PER_HOUR = envint("SEND_RATE_PER_HOUR", 1000)
+if SEND_RATE_PER_HOUR < 1:
+    raise ImproperlyConfigured(f"SEND_RATE_PER_HOUR={SEND_RATE_PER_HOUR} must be 1 or more.")
+
 # Security. Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER to the header it
 # sends, e.g. HTTP_X_FORWARDED_PROTO; Django then trusts that header's "https".
 _proxy_header = envstr("SECURE_PROXY_SSL_HEADER")
@@ -233,6 +238,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "resend-notifications": {"task": "metrics.tasks.resend_notifications", "schedule": 60.0},
     "escalate-and-remind": {"task": "metrics.tasks.escalate_and_remind", "schedule": 300.0},
     "send-digests": {"task": "metrics.tasks.send_digests", "schedule": crontab(hour=7, minute=30)},
+    "dispatch-survey-emails": {"task": "metrics.tasks.dispatch_survey_emails", "schedule": 60.0},
+    "send-survey-reminders": {"task": "metrics.tasks.send_survey_reminders", "schedule": 3600.0},
+    "schedule-repeating-surveys": {
+        "task": "metrics.tasks.schedule_repeating_surveys",
+        "schedule": 900.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -9,13 +9,20 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from metrics import sharing
 from metrics.models import AlertChannel, FollowUp, FollowUpNote, FollowUpRule, Notification
 from metrics.periods import MAX_DAYS, Period
+from metrics.reach import with_response_counts
 from metrics.rollups import recompute_rollups
 from metrics.scores import KEY_ROLE
+from metrics.scoring import response_rate
+from metrics.send_admin import SendPage
 from surveys.admin import ResponseAdmin, SurveyAdmin
 from surveys.models import Answer, Response, Survey
 
@@ -33,24 +40,65 @@ class FollowUpRuleInline(admin.StackedInline):
 
 
 @admin.register(Survey)
-class SurveyWithScoresAdmin(SurveyAdmin):
+class SurveyWithScoresAdmin(SendPage, SurveyAdmin):
     actions = [*SurveyAdmin.actions, "recompute_scores", "export_csv", "export_xlsx"]
     inlines = [*SurveyAdmin.inlines, FollowUpRuleInline]
-    readonly_fields = [*SurveyAdmin.readonly_fields, "scores"]
+    readonly_fields = [*SurveyAdmin.readonly_fields, "scores", "qr_code", "embed"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Survey | None = None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
             return fieldsets
         (name, options), *rest = fieldsets
-        return [(name, {**options, "fields": [*options["fields"], "scores"]}), *rest]
+        share = (_("Share the public link"), {"fields": ["qr_code", "embed"]})
+        return [(name, {**options, "fields": [*options["fields"], "scores"]}), share, *rest]
 
-    list_display = [*SurveyAdmin.list_display, "dashboard"]
+    @admin.display(description=_("QR code"))
+    def qr_code(self, obj: Survey) -> str:
+        return format_html(
+            '<div role="img" aria-label="{}">{}</div><a href="{}" download>{}</a> · '
+            '<a href="{}" download>{}</a>',
+            _("QR code of the public link"),
+            mark_safe(sharing.qr_inline(obj)),  # noqa: S308 - segno's own markup
+            reverse("metrics:qr_svg", args=[obj.pk]),
+            _("Download SVG"),
+            reverse("metrics:qr_png", args=[obj.pk]),
+            _("Download PNG"),
+        )
+
+    @admin.display(description=_("snippet for a website or email signature"))
+    def embed(self, obj: Survey) -> str:
+        # In the language staff read the admin in; its links open the survey in it.
+        snippet = sharing.embed_snippet(obj, get_language() or obj.language)
+        return format_html(
+            '<textarea readonly rows="6" cols="70" aria-label="{}" onfocus="this.select()">{}'
+            '</textarea><div class="help">{}</div><div class="embed-preview">{}</div>',
+            _("HTML snippet"),
+            snippet,
+            _("Paste it into a page or signature; each score opens the survey with it chosen."),
+            mark_safe(snippet),  # noqa: S308 - rendered from our template, escaped
+        )
+
+    list_display = [*SurveyAdmin.list_display, "response_rate", "dashboard"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Survey]:
+        return with_response_counts(super().get_queryset(request), "survey")
+
+    @admin.display(description=_("response rate"))
+    def response_rate(self, obj: Survey) -> str:
+        rate = response_rate(obj._answered, obj._sent)  # type: ignore[attr-defined]
+        if rate is None:
+            return "-"
+        return f"{number_format(round(rate))}% ({obj._answered}/{obj._sent})"  # type: ignore[attr-defined]
 
     @admin.display(description=_("scores"))
     def scores(self, obj: Survey) -> str:
         return format_html(
-            '<a href="{}">{}</a>', reverse("metrics:survey", args=[obj.pk]), _("Open the dashboard")
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("metrics:survey", args=[obj.pk]),
+            _("Open the dashboard"),
+            reverse("admin:surveys_survey_send", args=[obj.pk]),
+            _("Send by email"),
         )
 
     @admin.display(description=_("dashboard"))

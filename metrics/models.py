@@ -4,10 +4,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from metrics.scores import KEY_ROLE
-from surveys.models import Question, Response, Survey
+from surveys.models import Invitation, Question, Response, Survey
 
 
 def new_secret() -> str:
@@ -304,13 +305,16 @@ class Notification(models.Model):
         DIGEST = "digest", _("Daily digest")
         REPLY = "reply", _("Reply to the customer")
         THANK_YOU = "thank_you", _("Thank-you to a promoter")
+        SURVEY = "survey", _("Survey invitation")
+        SURVEY_REMINDER = "survey_reminder", _("Survey reminder")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
-    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     channel = models.ForeignKey(
         AlertChannel,
         on_delete=models.SET_NULL,
@@ -327,12 +331,24 @@ class Notification(models.Model):
         related_name="notifications",
         verbose_name=_("follow-up"),
     )
+    # A survey email's invitation: sent in batches by metrics.sending, never one by one.
+    invitation = models.ForeignKey(
+        Invitation,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("invitation"),
+    )
     # For a message without a channel: the email address it goes to, and for a reply to
     # a customer the address their answer should reach.
     recipient = models.EmailField(_("recipient"), blank=True)
     reply_to = models.EmailField(_("reply to"), blank=True)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("text"), blank=True)
+    # Empty: the HTML part is the text, escaped.
+    html = models.TextField(_("HTML"), blank=True)
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
     language = models.CharField(_("language"), max_length=2, default="en")
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
@@ -349,7 +365,22 @@ class Notification(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending", invitation__isnull=False),
+                name="notification_survey_due",
+            ),
+        ]
+        constraints = [
+            # One invitation email and at most one reminder per invitation.
+            models.UniqueConstraint(
+                fields=["invitation", "kind"],
+                condition=Q(invitation__isnull=False),
+                name="notification_one_per_invitation_kind",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.channel or self.recipient}"

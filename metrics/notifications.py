@@ -153,9 +153,11 @@ def resend_stuck(older_than: timedelta = timedelta(minutes=2)) -> int:
     broker was down when they were made, or with a retry long overdue. The claim in
     `attempt` keeps a late original and this copy from both delivering."""
     before = timezone.now() - older_than
+    # Survey emails are left to metrics.sending, which sends them in batches.
     stuck = Notification.objects.filter(
         Q(attempts=0, created_at__lt=before) | Q(next_attempt_at__lt=before - older_than),
         status=Notification.Status.PENDING,
+        invitation__isnull=True,
     )
     count = 0
     for notification in stuck.order_by("created_at")[:1000]:

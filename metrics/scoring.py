@@ -212,3 +212,8 @@ def ces_band(value: float | None) -> str | None:
         return None
     # DESIGN: a CES mean above 5 (strictly) is good.
     return "good" if value > 5 else "needs_work"
+
+
+def response_rate(answered: int, sent: int) -> float | None:
+    """Answered invitations as a percentage of those sent; None when none were sent."""
+    return 100 * answered / sent if sent else None

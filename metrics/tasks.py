@@ -4,7 +4,7 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
-from metrics import followups, notifications, processing, rollups
+from metrics import followups, notifications, processing, recurring, rollups, sending
 from metrics.access import AGENTS
 from surveys.models import Survey
 
@@ -53,3 +53,33 @@ def escalate_and_remind() -> int:
 def send_digests() -> int:
     agents = get_user_model().objects.filter(is_active=True, groups__name=AGENTS).distinct()
     return followups.send_digests(list(agents))
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def dispatch_survey_emails() -> int:
+    return sending.dispatch()
+
+
+# Within the lease a dispatch gives a batch (notifications.DELIVERING, five minutes). A
+# busy database (SQLite's lock) is tried again soon: the claim rolled back, or it holds
+# and the copy sends nothing twice.
+@shared_task(
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=30,
+    max_retries=5,
+    soft_time_limit=4 * 60,
+    time_limit=4 * 60 + 30,
+)
+def send_survey_emails(claims: list[list[int]]) -> int:
+    return sending.send_batch(claims)
+
+
+@shared_task
+def send_survey_reminders() -> int:
+    return sending.remind()
+
+
+@shared_task
+def schedule_repeating_surveys() -> int:
+    return recurring.schedule()

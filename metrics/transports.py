@@ -11,8 +11,11 @@ import json
 import smtplib
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
 
 from metrics import emails
 from metrics.models import AlertChannel, Notification
@@ -25,6 +28,10 @@ class TransportError(Exception):
     def __init__(self, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+class RecipientRefused(TransportError):
+    """The mail server refused the address: a bounce when permanent (a 5xx answer)."""
 
 
 def deliver(notification: Notification) -> None:
@@ -46,15 +53,36 @@ def _slack_escape(text: str) -> str:
 
 
 def _email(to: list[str], notification: Notification) -> None:
-    reply_to = [notification.reply_to] if notification.reply_to else None
+    with mail_errors():
+        email_message(notification, to).send()
+
+
+def email_message(
+    notification: Notification, to: list[str], connection: BaseEmailBackend | None = None
+) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
-        notification.subject, notification.body, to=to, reply_to=reply_to
+        notification.subject,
+        notification.body,
+        to=to,
+        reply_to=[notification.reply_to] if notification.reply_to else None,
+        headers=notification.headers,
+        connection=connection,
     )
-    message.attach_alternative(emails.html_body(notification.body), "text/html")
+    html = notification.html or emails.html_body(notification.body)
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+@contextmanager
+def mail_errors() -> Iterator[None]:
+    """SMTP errors as TransportError: permanent for an address refused with a 5xx answer."""
     try:
-        message.send()
+        yield
     except smtplib.SMTPRecipientsRefused as error:
-        raise TransportError(f"Recipients refused: {error.recipients}", permanent=True) from None
+        permanent = all(code >= 500 for code, _text in error.recipients.values())
+        raise RecipientRefused(
+            f"Recipients refused: {error.recipients}", permanent=permanent
+        ) from None
     except BadHeaderError as error:
         raise TransportError(f"Bad header: {error}", permanent=True) from None
     except (smtplib.SMTPException, OSError) as error:

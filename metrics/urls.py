@@ -11,6 +11,8 @@ urlpatterns = [
     path(
         "dashboard/surveys/<int:pk>/export.xlsx", views.export, {"fmt": "xlsx"}, name="export_xlsx"
     ),
+    path("dashboard/surveys/<int:pk>/qr.svg", views.qr_code, {"kind": "svg"}, name="qr_svg"),
+    path("dashboard/surveys/<int:pk>/qr.png", views.qr_code, {"kind": "png"}, name="qr_png"),
     path("followups/sla/", views.sla_report, name="sla"),
     path("followups/", followup_views.queue, name="queue"),
     path("followups/<int:pk>/", followup_views.followup_detail, name="followup"),

@@ -3,7 +3,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from metrics import dashboard, exports, sla
+from metrics import dashboard, exports, reach, sharing, sla
 from metrics.access import dashboard_view
 from metrics.periods import PeriodForm
 from surveys.models import Survey
@@ -38,6 +38,7 @@ def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
         "report": report,
         "only_unhappy": only_unhappy,
         "report_filters": {"comments": "unhappy"} if only_unhappy else {},
+        "response_rates": reach.response_rates(survey),
     }
     return render(request, "metrics/survey.html", context)
 
@@ -80,3 +81,13 @@ def sla_report(request: HttpRequest) -> HttpResponse:
         "chart": sla.share_chart(form.period, rows),
     }
     return render(request, "metrics/sla.html", context)
+
+
+@require_safe
+@dashboard_view
+def qr_code(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    survey = get_object_or_404(Survey, pk=pk)
+    content_type = {"svg": "image/svg+xml", "png": "image/png"}[kind]
+    response = HttpResponse(sharing.qr_code(survey, kind), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}-qr.{kind}"'
+    return response

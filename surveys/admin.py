@@ -2,16 +2,21 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from surveys.models import Answer, Customer, Invitation, Question, Response, Survey
-from surveys.services import InvitationThrottled, check_throttle, create_survey, invite
+from surveys.models import Answer, Customer, CustomerImport, Invitation, Question, Response, Survey
+from surveys.services import NotInvited, check_invitable, create_survey, invite
 from surveys.survey_templates import template_choices
+from surveys.tasks import start_import
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -53,6 +58,12 @@ class SurveyChangeForm(forms.ModelForm):
             "touchpoint",
             "followup_window_hours",
             "resurvey_throttle_days",
+            "reminder_after_days",
+            "repeat_every_months",
+            "repeat_segment",
+            "new_customer_delay_days",
+            "send_window_start",
+            "send_window_end",
         ]
 
     def clean_status(self) -> str:
@@ -112,6 +123,18 @@ class SurveyAdmin(admin.ModelAdmin):
                     "touchpoint",
                     "followup_window_hours",
                     "resurvey_throttle_days",
+                ]
+            },
+        ),
+        (
+            _("Sending by email"),
+            {
+                "fields": [
+                    "reminder_after_days",
+                    "repeat_every_months",
+                    "repeat_segment",
+                    "new_customer_delay_days",
+                    ("send_window_start", "send_window_end"),
                 ]
             },
         ),
@@ -190,11 +213,98 @@ class SurveyAdmin(admin.ModelAdmin):
             )
 
 
+class CustomerImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "Columns ref, email, name, segment and language; optional phone, customer_since "
+            "and customer_until. Separated by commas or semicolons, in UTF-8. Customers whose "
+            "reference exists are updated."
+        ),
+    )
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "phone", "ref", "segment", "customer_since", "customer_until"]
-    list_filter = ["segment", "language"]
+    list_display = [
+        "name",
+        "email",
+        "reachable",
+        "phone",
+        "ref",
+        "segment",
+        "customer_since",
+        "customer_until",
+    ]
+    list_filter = [
+        "segment",
+        "language",
+        ("opted_out_at", admin.EmptyFieldListFilter),
+        ("bouncing_since", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["name", "email", "phone", "ref"]
+    readonly_fields = ["opted_out_at", "bouncing_since", "created_at"]
+    change_list_template = "admin/surveys/customer/change_list.html"
+
+    @admin.display(description=_("survey email"))
+    def reachable(self, obj: Customer) -> str:
+        if obj.opted_out_at:
+            return str(_("opted out"))
+        if obj.bouncing_since:
+            return str(_("bouncing"))
+        return "" if obj.email else str(_("no email"))
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        if change and "email" in form.changed_data:
+            obj.bouncing_since = None  # staff corrected the address: try it again
+        super().save_model(request, obj, form, change)
+
+    def get_urls(self):
+        views = [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="surveys_customer_import",
+            ),
+            path(
+                "import/<int:pk>/",
+                self.admin_site.admin_view(self.import_status_view),
+                name="surveys_customer_import_status",
+            ),
+        ]
+        return views + super().get_urls()
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request) or not self.has_change_permission(request):
+            raise PermissionDenied
+        form = CustomerImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            started = start_import(
+                file_name=upload.name, data=upload.read(), language=request.LANGUAGE_CODE
+            )
+            return redirect("admin:surveys_customer_import_status", started.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Import customers"),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/surveys/customer/import.html", context)
+
+    def import_status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        upload = get_object_or_404(CustomerImport.objects.defer("data"), pk=pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Import of %(file)s") % {"file": upload.file_name},
+            "upload": upload,
+            "running": upload.status
+            in (CustomerImport.Status.QUEUED, CustomerImport.Status.RUNNING),
+        }
+        return TemplateResponse(request, "admin/surveys/customer/import_status.html", context)
 
 
 class InvitationForm(forms.ModelForm):
@@ -207,9 +317,9 @@ class InvitationForm(forms.ModelForm):
         survey, customer = cleaned.get("survey"), cleaned.get("customer")
         if self.instance.pk is None and survey and customer:
             try:
-                check_throttle(survey=survey, customer=customer)
-            except InvitationThrottled as exc:
-                raise forms.ValidationError(exc.message, code="throttled") from None
+                check_invitable(survey=survey, customer=customer)
+            except NotInvited as exc:
+                raise forms.ValidationError(exc.message, code=exc.reason) from None
         return cleaned
 
 

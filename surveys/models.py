@@ -1,4 +1,5 @@
 import secrets
+from datetime import time
 
 from django.conf import settings
 from django.db import models
@@ -6,6 +7,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -77,8 +79,44 @@ class Survey(models.Model):
     resurvey_throttle_days = models.PositiveSmallIntegerField(
         _("re-survey throttle (days)"),
         default=90,
-        help_text=_("A customer is not invited again within this many days of an invitation."),
+        help_text=_(
+            "A customer invited to or answering any survey within this many days is not "
+            "invited to this one."
+        ),
     )
+    reminder_after_days = models.PositiveSmallIntegerField(
+        _("reminder after (days)"),
+        default=3,
+        help_text=_("One reminder to those who have not answered after this many days; 0: none."),
+    )
+    repeat_every_months = models.PositiveSmallIntegerField(
+        _("repeat every (months)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Invite each customer again when their last invitation to this survey is this "
+            "many months old; empty: the survey does not repeat."
+        ),
+    )
+    repeat_segment = models.CharField(
+        _("repeat for segment"),
+        max_length=100,
+        blank=True,
+        help_text=_("Only customers of this segment; empty: all customers."),
+    )
+    new_customer_delay_days = models.PositiveSmallIntegerField(
+        _("new customers after (days)"),
+        default=14,
+        help_text=_(
+            "A repeating survey first invites a new customer this many days after they joined."
+        ),
+    )
+    send_window_start = models.TimeField(
+        _("send window from"),
+        default=time(9),
+        help_text=_("Repeating invitations go out on weekdays between these times."),
+    )
+    send_window_end = models.TimeField(_("send window until"), default=time(11))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -91,6 +129,16 @@ class Survey(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["draft", "live", "closed"]), name="survey_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(send_window_start__lt=F("send_window_end")),
+                name="survey_send_window_valid",
+                violation_error_message=_("The send window must end after it starts."),
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat_every_months__isnull=True) | Q(repeat_every_months__gte=1),
+                name="survey_repeat_positive",
+                violation_error_message=_("A survey repeats every month at most often."),
             ),
         ]
 
@@ -192,6 +240,11 @@ class Customer(models.Model):
     language = models.CharField(_("language"), max_length=2, choices=Language.choices, blank=True)
     customer_since = models.DateField(_("customer since"), null=True, blank=True)
     customer_until = models.DateField(_("customer until"), null=True, blank=True)
+    # Set once by the customer's unsubscribe: no survey email ever again.
+    opted_out_at = models.DateTimeField(_("opted out at"), null=True, blank=True)
+    # Set by a permanent failure at the mail server; cleared when staff correct the email.
+    bouncing_since = models.DateTimeField(_("email bouncing since"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:
         verbose_name = _("customer")
@@ -213,12 +266,45 @@ class Customer(models.Model):
         return self.name or self.email or self.ref or f"#{self.pk}"
 
 
+class Mailing(models.Model):
+    """One send of a survey: the invitations made together, by staff or the schedule."""
+
+    class Source(models.TextChoices):
+        STAFF = "staff", _("Sent by staff")
+        SCHEDULE = "schedule", _("Repeating schedule")
+
+    survey = models.ForeignKey(
+        Survey, on_delete=models.CASCADE, related_name="mailings", verbose_name=_("survey")
+    )
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.STAFF
+    )
+    segment = models.CharField(_("segment"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("send")
+        verbose_name_plural = _("sends")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.survey} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class Invitation(models.Model):
     survey = models.ForeignKey(
         Survey, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("survey")
     )
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("customer")
+    )
+    mailing = models.ForeignKey(
+        Mailing,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitations",
+        verbose_name=_("send"),
     )
     token = models.CharField(
         _("token"), max_length=40, unique=True, default=new_token, editable=False
@@ -243,6 +329,10 @@ class Invitation(models.Model):
     @property
     def url(self) -> str:
         return settings.SITE_URL + self.get_absolute_url()
+
+    @property
+    def unsubscribe_url(self) -> str:
+        return settings.SITE_URL + reverse("surveys:unsubscribe", args=[self.token])
 
 
 class Response(models.Model):
@@ -333,3 +423,42 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return str(self.value) if self.value is not None else self.text[:50]
+
+
+class CustomerImport(models.Model):
+    """A CSV of customers uploaded in the admin, imported by a worker, with its report."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        REFUSED = "refused", _("Refused")
+
+    file_name = models.CharField(_("file"), max_length=200)
+    data = models.BinaryField(_("data"))
+    # The uploader's language, for the reasons given in the report.
+    language = models.CharField(_("language"), max_length=2, default=Language.EN)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    rows_done = models.PositiveIntegerField(_("rows checked"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    refused = models.PositiveIntegerField(_("refused"), default=0)
+    # Why the whole file was refused, or the refused rows: [{line, column, reason}].
+    message = models.TextField(_("message"), blank=True)
+    problems = models.JSONField(_("refused rows"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("customer import")
+        verbose_name_plural = _("customer imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def percent_done(self) -> int:
+        return 100 * self.rows_done // self.rows if self.rows else 0

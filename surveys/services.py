@@ -1,14 +1,18 @@
 """The writes of the survey side: each a verb, atomic, keyword-only."""
 
-from collections.abc import Mapping
-from datetime import timedelta
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, CharField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from surveys.models import Answer, Customer, Invitation, Question, Response, Survey
+from surveys.models import Answer, Customer, Invitation, Mailing, Question, Response, Survey
 from surveys.signals import response_submitted
 from surveys.survey_templates import TEMPLATES
 
@@ -25,15 +29,61 @@ class AlreadyAnswered(SubmissionRefused):
     pass
 
 
-class InvitationThrottled(Exception):
-    """The customer was invited too recently to be asked again."""
+class NotInvited(Exception):
+    """Why a customer is not invited (or not emailed): `reason` is one of SKIP_REASONS."""
 
-    def __init__(self, *, customer: Customer, last: Invitation, days: int) -> None:
-        self.message = _(
-            "%(customer)s was invited on %(date)s; this survey does not invite anyone "
-            "again within %(days)d days."
-        ) % {"customer": customer, "date": date_format(last.created_at.date()), "days": days}
-        super().__init__(self.message)
+    reason = ""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class InvitationThrottled(NotInvited):
+    """The customer was invited to, or answered, a survey too recently to be asked again."""
+
+    reason = "surveyed_recently"
+
+    def __init__(self, *, customer: Customer, when: datetime, answered: bool, days: int) -> None:
+        if answered:
+            text = _(
+                "%(customer)s answered a survey on %(date)s; this survey does not invite "
+                "anyone again within %(days)d days."
+            )
+        else:
+            text = _(
+                "%(customer)s was invited on %(date)s; this survey does not invite anyone "
+                "again within %(days)d days."
+            )
+        date = date_format(timezone.localtime(when).date())
+        super().__init__(text % {"customer": customer, "date": date, "days": days})
+
+
+class OptedOut(NotInvited):
+    reason = "opted_out"
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__(_("%(customer)s has opted out of surveys.") % {"customer": customer})
+
+
+class WithoutEmail(NotInvited):
+    reason = "without_email"
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__(_("%(customer)s has no email address.") % {"customer": customer})
+
+
+class Bouncing(NotInvited):
+    reason = "bouncing"
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__(
+            _("Email to %(customer)s bounces; correct the address first.") % {"customer": customer}
+        )
+
+
+# In the order they are checked: a customer is skipped for the first that applies.
+SKIP_REASONS = ("opted_out", "without_email", "bouncing", "surveyed_recently")
 
 
 @transaction.atomic
@@ -71,21 +121,130 @@ def customer_for(*, email: str, customer_ref: str = "", name: str = "") -> Custo
     return found or Customer.objects.create(ref=customer_ref, email=email, name=name)
 
 
-def check_throttle(*, survey: Survey, customer: Customer) -> None:
-    """Refuse to ask a customer again within the survey's re-survey throttle."""
+def with_skip_reason(
+    customers: QuerySet[Customer], *, survey: Survey, by_email: bool
+) -> QuerySet[Any]:
+    """The customers, each with `skip`: the first of SKIP_REASONS that keeps them from being
+    invited to `survey` (by email, if `by_email`), or "" for none; and the times of their
+    last invitation to and last answer of any survey.
+
+    The one place of the rules against over-surveying: opted out (for good), no address
+    or a bouncing one (for email), and the throttle across surveys: invited to or
+    answering any survey within this survey's re-survey throttle.
+    """
     since = timezone.now() - timedelta(days=survey.resurvey_throttle_days)
-    last = customer.invitations.filter(created_at__gte=since).order_by("-created_at").first()
-    if last is not None:
-        raise InvitationThrottled(customer=customer, last=last, days=survey.resurvey_throttle_days)
+    invited = Invitation.objects.filter(customer=OuterRef("pk")).order_by("-created_at")
+    answered = Response.objects.filter(customer=OuterRef("pk")).order_by("-submitted_at")
+    reasons = [When(opted_out_at__isnull=False, then=Value("opted_out"))]
+    if by_email:
+        reasons += [
+            When(email="", then=Value("without_email")),
+            When(bouncing_since__isnull=False, then=Value("bouncing")),
+        ]
+    reasons.append(
+        When(
+            Q(last_invited_at__gte=since) | Q(last_answered_at__gte=since),
+            then=Value("surveyed_recently"),
+        )
+    )
+    return customers.annotate(
+        last_invited_at=Subquery(invited.values("created_at")[:1]),
+        last_answered_at=Subquery(answered.values("submitted_at")[:1]),
+    ).annotate(skip=Case(*reasons, default=Value(""), output_field=CharField()))
+
+
+def check_invitable(*, survey: Survey, customer: Customer, by_email: bool = False) -> None:
+    """Raise the NotInvited that keeps this customer from being invited, if any."""
+    found = with_skip_reason(
+        Customer.objects.filter(pk=customer.pk), survey=survey, by_email=by_email
+    )
+    row = found.values("skip", "last_invited_at", "last_answered_at").get()
+    if row["skip"] == "surveyed_recently":
+        invited, answered = row["last_invited_at"], row["last_answered_at"]
+        by_answer = invited is None or (answered is not None and answered > invited)
+        raise InvitationThrottled(
+            customer=customer,
+            when=answered if by_answer else invited,
+            answered=by_answer,
+            days=survey.resurvey_throttle_days,
+        )
+    if row["skip"]:
+        exception = {"opted_out": OptedOut, "without_email": WithoutEmail, "bouncing": Bouncing}
+        raise exception[row["skip"]](customer)
 
 
 @transaction.atomic
-def invite(*, survey: Survey, customer: Customer) -> Invitation:
-    """Invite a customer to a survey, unless the re-survey throttle refuses."""
+def invite(
+    *, survey: Survey, customer: Customer, by_email: bool = False, mailing: Mailing | None = None
+) -> Invitation:
+    """Invite a customer to a survey, unless the rules against over-surveying refuse."""
     # The lock makes two invitations racing for one customer take turns at the check.
     Customer.objects.select_for_update().filter(pk=customer.pk).first()
-    check_throttle(survey=survey, customer=customer)
-    return Invitation.objects.create(survey=survey, customer=customer)
+    check_invitable(survey=survey, customer=customer, by_email=by_email)
+    return Invitation.objects.create(survey=survey, customer=customer, mailing=mailing)
+
+
+@dataclass
+class Plan:
+    """Whom a send would invite, and how many it skips for each of SKIP_REASONS."""
+
+    customer_ids: list[int]
+    skipped: Counter[str]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[int, str]]) -> "Plan":
+        plan = cls([], Counter())
+        for pk, skip in rows:
+            if skip:
+                plan.skipped[skip] += 1
+            else:
+                plan.customer_ids.append(pk)
+        return plan
+
+
+def plan_invitations(*, survey: Survey, customers: QuerySet[Customer]) -> Plan:
+    """What inviting these customers by email would do, changing nothing."""
+    found = with_skip_reason(customers, survey=survey, by_email=True)
+    return Plan.of(found.order_by("pk").values_list("pk", "skip"))
+
+
+@transaction.atomic
+def invite_many(
+    *, survey: Survey, customers: QuerySet[Customer], mailing: Mailing
+) -> tuple[list[Invitation], Plan]:
+    """Invite by email every customer the rules allow, in bulk; returns them and the plan."""
+    # Locked in one order, so that two sends to overlapping customers take turns.
+    locked = list(customers.select_for_update().order_by("pk").values_list("pk", flat=True))
+    plan = plan_invitations(survey=survey, customers=Customer.objects.filter(pk__in=locked))
+    invitations = Invitation.objects.bulk_create(
+        Invitation(survey=survey, customer_id=pk, mailing=mailing) for pk in plan.customer_ids
+    )
+    return invitations, plan
+
+
+@transaction.atomic
+def opt_out(*, customer: Customer) -> None:
+    """The customer's unsubscribe: no survey email ever again, from any survey."""
+    Customer.objects.filter(pk=customer.pk, opted_out_at__isnull=True).update(
+        opted_out_at=timezone.now()
+    )
+
+
+def check_deliverable(*, invitation: Invitation, reminder: bool) -> None:
+    """Raise NotInvited when an invitation's email (or reminder) must no longer go out:
+    the customer opted out, has no or a bouncing address, the survey is no longer live,
+    or (for a reminder) the customer has answered."""
+    customer = invitation.customer
+    if customer.opted_out_at:
+        raise OptedOut(customer)
+    if not customer.email:
+        raise WithoutEmail(customer)
+    if customer.bouncing_since:
+        raise Bouncing(customer)
+    if not invitation.survey.is_live:
+        raise NotInvited(_("The survey is not live."))
+    if reminder and invitation.responded_at:
+        raise NotInvited(_("The customer has answered."))
 
 
 @transaction.atomic

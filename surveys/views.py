@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from surveys.forms import LinkParametersForm, ResponseForm
 from surveys.models import Invitation, Language, Survey
-from surveys.services import AlreadyAnswered, SurveyNotLive, submit_response
+from surveys.services import AlreadyAnswered, SurveyNotLive, opt_out, submit_response
 
 
 # The link is the credential and the pages set no cookie: a CSRF token would only turn
@@ -49,6 +49,23 @@ def invitation_thanks(request: HttpRequest, token: str) -> HttpResponse:
     )
     language = _language(request, invitation.survey, invitation)
     return _render(request, invitation.survey, language, "surveys/thanks.html")
+
+
+# Exempt like the survey form: the link is the credential, and a mailbox's one-click
+# unsubscribe (RFC 8058) POSTs without any cookie.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """A GET asks to confirm and changes nothing; the POST opts out of every survey."""
+    invitation = get_object_or_404(
+        Invitation.objects.select_related("survey", "customer"), token=token
+    )
+    if request.method == "POST":
+        opt_out(customer=invitation.customer)
+        invitation.customer.refresh_from_db(fields=["opted_out_at"])
+    language = _language(request, invitation.survey, invitation)
+    context = {"opted_out": invitation.customer.opted_out_at is not None}
+    return _render(request, invitation.survey, language, "surveys/unsubscribe.html", context)
 
 
 def _respond(

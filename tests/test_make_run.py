@@ -116,6 +116,18 @@ def test_make_run_prints_and_mails_links_to_the_address_it_serves(tmp_path):
         assert alerts, "no alert for the new case was mailed"
         assert f"http://127.0.0.1:{port}/followups/" in alerts[0]
         assert "localhost:8000" not in alerts[0]
+
+        # The demo emailed its survey to a few customers, with one-tap score links. (The
+        # file backend may write two messages made in the same second to one file.)
+        surveys: list[str] = []
+        while sum(t.count("List-Unsubscribe-Post:") for t in surveys) < 5:
+            assert time.monotonic() < deadline + 60, "the demo survey was not emailed to all five"
+            time.sleep(0.5)
+            texts = (path.read_text() for path in mails.glob("*.log"))
+            surveys = [text for text in texts if "/unsubscribe/" in text]
+        assert f"http://127.0.0.1:{port}/i/" in surveys[0]
+        assert "?score=10" in surveys[0]
+        assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in surveys[0]
     finally:
         _stop_session(process.pid, reader)
         process.wait(timeout=10)

@@ -23,6 +23,10 @@ def _change_data(survey, **overrides):
         "touchpoint": survey.touchpoint,
         "followup_window_hours": survey.followup_window_hours,
         "resurvey_throttle_days": survey.resurvey_throttle_days,
+        "reminder_after_days": survey.reminder_after_days,
+        "new_customer_delay_days": survey.new_customer_delay_days,
+        "send_window_start": survey.send_window_start.strftime("%H:%M"),
+        "send_window_end": survey.send_window_end.strftime("%H:%M"),
         "questions-TOTAL_FORMS": len(questions),
         "questions-INITIAL_FORMS": len(questions),
         "questions-MIN_NUM_FORMS": 0,
@@ -176,7 +180,9 @@ def test_admin_invites_a_customer_through_the_throttle(admin_client):
     assert second.status_code == 200
     errors = second.context["adminform"].form.non_field_errors()
     assert errors == [
-        f"Ann Jansen was invited on {date_format(invitation.created_at.date())}; this survey "
+        # The date as people here read it: in TIME_ZONE, not UTC.
+        f"Ann Jansen was invited on {date_format(timezone.localdate(invitation.created_at))}; "
+        "this survey "
         "does not invite anyone again within 30 days."
     ]
     assert Invitation.objects.count() == 1

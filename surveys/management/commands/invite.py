@@ -6,7 +6,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from surveys.models import Survey
-from surveys.services import InvitationThrottled, customer_for, invite
+from surveys.services import NotInvited, customer_for, invite
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
                     name=options["name"],
                 )
                 invitation = invite(survey=survey, customer=customer)
-        except InvitationThrottled as exc:
+        except NotInvited as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(f"Invited {invitation.customer} to {survey.name!r}.")
         self.stdout.write(invitation.get_absolute_url())

@@ -1,0 +1,47 @@
+"""Celery tasks of the survey side: each takes an id and calls a service."""
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import translation
+
+from surveys.imports import ImportRefused, import_customers
+from surveys.models import CustomerImport
+
+# An upload of a million rows takes minutes; the broker's visibility timeout is longer.
+IMPORT_TIME_LIMIT = 30 * 60
+
+
+@shared_task(soft_time_limit=IMPORT_TIME_LIMIT, time_limit=IMPORT_TIME_LIMIT + 60)
+def import_customer_file(import_id: int) -> None:
+    # The claim: a second copy of this task finds it taken and stops.
+    queued = CustomerImport.Status.QUEUED
+    if not CustomerImport.objects.filter(pk=import_id, status=queued).update(
+        status=CustomerImport.Status.RUNNING
+    ):
+        return
+    upload = CustomerImport.objects.get(pk=import_id)
+    imports = CustomerImport.objects.filter(pk=import_id)
+
+    def progress(done: int, total: int) -> None:
+        imports.update(rows=total, rows_done=done)
+
+    try:
+        with translation.override(upload.language):
+            report = import_customers(data=bytes(upload.data), progress=progress)
+    except ImportRefused as refused:
+        imports.update(status=CustomerImport.Status.REFUSED, message=refused.message)
+        return
+    imports.update(
+        status=CustomerImport.Status.DONE,
+        created=report.created,
+        updated=report.updated,
+        refused=report.refused,
+        problems=[vars(problem) for problem in report.problems],
+    )
+
+
+def start_import(*, file_name: str, data: bytes, language: str) -> CustomerImport:
+    """Keep the upload and import it in a worker once the row is committed."""
+    upload = CustomerImport.objects.create(file_name=file_name[:200], data=data, language=language)
+    transaction.on_commit(lambda: import_customer_file.delay(upload.pk))
+    return upload
