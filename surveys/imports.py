@@ -6,6 +6,7 @@ is reported with its line, column and reason; the good rows are imported.
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +95,16 @@ def _read(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
     first_line = text.split("\n", 1)[0]
     separator = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    try:
+        return _parse(reader)
+    except csv.Error as error:
+        raise ImportRefused(
+            _("Line %(line)d cannot be read as CSV: %(error)s.")
+            % {"line": reader.line_num, "error": error}
+        ) from None
+
+
+def _parse(reader: Any) -> tuple[list[str], list[tuple[int, list[str]]]]:
     header = [name.strip().lower() for name in next(reader, [])]
     missing = [name for name in REQUIRED if name not in header]
     unknown = [name for name in header if name not in REQUIRED + OPTIONAL]
@@ -113,6 +124,11 @@ def _read(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, rows
 
 
+# What no database text column or spreadsheet cell can hold (NUL, other control
+# characters but tab and line breaks, U+FFFE and U+FFFF).
+FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _rows(reader: Iterator[list[str]]) -> Iterator[list[str]]:
     for cells in reader:
         if any(cell.strip() for cell in cells):
@@ -129,6 +145,9 @@ def _check(header: Sequence[str], cells: list[str], line: int) -> tuple[dict, li
     values: dict[str, Any] = {}
     problems = []
     for name, raw in zip(header, cells, strict=True):
+        if FORBIDDEN.search(raw):
+            problems.append(Problem(line, name, _("Contains a control character.")))
+            continue
         try:
             values[name] = CLEAN[name](raw.strip())
         except ValueError as error:

@@ -1,11 +1,16 @@
 """Celery tasks of the survey side: each takes an id and calls a service."""
 
+import logging
+
 from celery import shared_task
 from django.db import transaction
 from django.utils import translation
+from django.utils.translation import gettext
 
 from surveys.imports import ImportRefused, import_customers
 from surveys.models import CustomerImport
+
+logger = logging.getLogger(__name__)
 
 # An upload of a million rows takes minutes; the broker's visibility timeout is longer.
 IMPORT_TIME_LIMIT = 30 * 60
@@ -31,6 +36,13 @@ def import_customer_file(import_id: int) -> None:
     except ImportRefused as refused:
         imports.update(status=CustomerImport.Status.REFUSED, message=refused.message)
         return
+    except Exception:
+        # The status page must end: staff see the import stopped and may try again.
+        logger.exception("Customer import %s failed", import_id)
+        with translation.override(upload.language):
+            message = gettext("The import stopped on an unexpected error; try again.")
+        imports.update(status=CustomerImport.Status.REFUSED, message=message)
+        raise
     imports.update(
         status=CustomerImport.Status.DONE,
         created=report.created,

@@ -162,3 +162,36 @@ def test_the_status_page_shows_progress_while_importing(admin_client):
     html = page.content.decode()
     assert '<progress id="import-progress" max="100" value="25">' in html
     assert 'http-equiv="refresh"' in html
+
+
+def test_a_control_character_refuses_its_row_and_not_the_file():
+    report = run(f"{HEADER}\nC1,ann@example.com,Ann\x00Bee,b2b,nl\nC2,bo@example.com,Bo,b2b,en\n")
+
+    assert report.summary == "created 1, updated 0, refused 1"
+    assert [(p.line, p.column) for p in report.problems] == [(2, "name")]
+    assert list(Customer.objects.values_list("ref", flat=True)) == ["C2"]
+
+
+def test_a_file_that_is_not_readable_csv_is_refused_with_its_line():
+    huge = "x" * 200_000
+
+    with pytest.raises(ImportRefused, match="Line 2 cannot be read as CSV"):
+        run(f"{HEADER}\nC1,ann@example.com,{huge},b2b,nl\n")
+    assert not Customer.objects.exists()
+
+
+def test_an_import_that_fails_unexpectedly_ends_as_refused(monkeypatch):
+    from surveys import tasks
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(tasks, "import_customers", broken)
+    upload = CustomerImport.objects.create(data=f"{HEADER}\n".encode(), language="en")
+
+    with pytest.raises(RuntimeError):
+        tasks.import_customer_file(upload.pk)
+
+    upload.refresh_from_db()
+    assert upload.status == CustomerImport.Status.REFUSED
+    assert "unexpected error" in upload.message

@@ -295,3 +295,11 @@ def test_the_scale_tells_the_page_how_to_lay_out_its_buttons(client):
     survey = SurveyFactory(template="ces")
     html = client.get(_url(survey)).content.decode()
     assert 'style="--options: 7; --phone-row: 4"' in html
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/s/abc%00/", "/s/abc%00/thanks/", "/i/x%00y/", "/i/x%00y/thanks/", "/unsubscribe/a%00/"],
+)
+def test_a_nul_in_a_link_is_not_found(client, path):
+    assert client.get(path).status_code == 404
