@@ -1,0 +1,182 @@
+"""The loyalty KPIs of periods, from SQL aggregates over customers and orders.
+
+Per call, one query counts the customers of every period (S, E, N, L), and one query per
+period counts its orders, reading only that period's orders: the facts about each order's
+history that the counts need (was it the customer's first in the period, their second,
+an upsell) are derived once, when orders are imported (metrics.orders). The formulas are
+in metrics/retention.py.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
+from django.db.models.functions import Coalesce, FirstValue, TruncDate
+from django.utils import timezone
+
+from metrics import orders, scoring
+from metrics.models import Order
+from metrics.periods import Period
+from metrics.retention import CustomerCounts, Kpis, OrderCounts
+from surveys.models import Answer, Customer, Question
+
+NPS_GROUPS = {
+    "promoters": scoring.PROMOTERS,
+    "passives": scoring.PASSIVES,
+    "detractors": scoring.DETRACTORS,
+}
+
+
+@dataclass(frozen=True)
+class PeriodKpis:
+    period: Period  # its days, from period.start up to and including period.end
+    customers: CustomerCounts
+    orders: OrderCounts
+    kpis: Kpis
+
+
+def _scoped(
+    segment: str, among: QuerySet[Answer] | None
+) -> tuple[QuerySet[Customer], QuerySet[Order]]:
+    """The customers, and their orders, of a segment ("" for all) and among the customer
+    ids `among` selects."""
+    customers, placed = Customer.objects.all(), Order.objects.all()
+    if segment:
+        customers, placed = (
+            customers.filter(segment=segment),
+            placed.filter(customer__segment=segment),
+        )
+    if among is not None:
+        customers, placed = customers.filter(pk__in=among), placed.filter(customer__in=among)
+    return customers, placed
+
+
+def customer_counts(
+    periods: Sequence[Period], customers: QuerySet[Customer]
+) -> list[CustomerCounts]:
+    """S, E, N, L and those who joined and left, for each period: one query."""
+    zone = timezone.get_default_timezone()
+    first_order = (
+        Order.objects.filter(customer=OuterRef("pk"), amount__gte=0)
+        .order_by("ordered_at")
+        .values("ordered_at")[:1]
+    )
+    # Without customer_since, a customer counts from the day of their first order.
+    since = Coalesce("customer_since", TruncDate(Subquery(first_order), tzinfo=zone))
+    inner, params = (
+        customers.annotate(since=since)
+        .values("since", "customer_until")
+        .order_by()
+        .query.sql_with_params()
+    )
+    day = connection.ops.adapt_datefield_value
+    active_on = "since <= %s AND (customer_until IS NULL OR customer_until > %s)"
+    columns: list[str] = []
+    values: list[object] = []
+    for period in periods:
+        before, last, start = (
+            day(period.start - timedelta(days=1)),
+            day(period.end),
+            day(period.start),
+        )
+        columns += [
+            f"COUNT(*) FILTER (WHERE {active_on})",
+            f"COUNT(*) FILTER (WHERE {active_on})",
+            "COUNT(*) FILTER (WHERE since >= %s AND since <= %s)",
+            f"COUNT(*) FILTER (WHERE {active_on} AND customer_until <= %s)",
+            "COUNT(*) FILTER (WHERE since >= %s AND since <= %s AND customer_until <= %s)",
+        ]
+        values += [before, before, last, last, start, last, before, before, last, start, last, last]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(columns)} FROM ({inner}) AS customers",  # noqa: S608 - no input
+            [*values, *params],
+        )
+        row = cursor.fetchone()
+    return [CustomerCounts(*row[i : i + 5]) for i in range(0, len(row), 5)]
+
+
+def order_counts(period: Period, placed: QuerySet[Order]) -> OrderCounts:
+    """B, those with two or more orders, the upsell customers, orders and revenue: one query
+    over the period's orders."""
+    since, until = period.bounds()
+    counted = Q(amount__gte=0)  # refunds are no orders
+    # A customer's first order in the period follows one from before it, or none at all;
+    # their second follows the first.
+    first = counted & (Q(previous_ordered_at__isnull=True) | Q(previous_ordered_at__lt=since))
+    second = (
+        counted
+        & Q(previous_ordered_at__gte=since)
+        & (Q(second_previous_ordered_at__isnull=True) | Q(second_previous_ordered_at__lt=since))
+    )
+    first_upsell = Q(is_upsell=True) & (
+        Q(previous_upsell_at__isnull=True) | Q(previous_upsell_at__lt=since)
+    )
+    totals = placed.filter(ordered_at__gte=since, ordered_at__lt=until).aggregate(
+        buyers=Count("pk", filter=first),
+        repeat_buyers=Count("pk", filter=second),
+        upsell_buyers=Count("pk", filter=first_upsell),
+        orders=Count("pk", filter=counted),
+        revenue=Coalesce(Sum("amount"), Value(Decimal(0))),
+    )
+    return OrderCounts(**totals)
+
+
+def period_kpis(
+    periods: Sequence[Period], *, segment: str = "", among: QuerySet[Answer] | None = None
+) -> list[PeriodKpis]:
+    """The KPIs of each period, of a segment's customers ("" for all) and of those `among`
+    selects; orders imported but not derived yet are derived first."""
+    orders.derive_pending()
+    customers, placed = _scoped(segment, among)
+    counted = customer_counts(periods, customers)
+    return [
+        PeriodKpis(period, who, bought, Kpis.of(who, bought))
+        for period, who in zip(periods, counted, strict=True)
+        for bought in [order_counts(period, placed)]
+    ]
+
+
+def latest_nps(before: datetime) -> QuerySet[Answer]:
+    """The NPS answers of customers (through their invitations) given before `before`,
+    each with its customer's latest such answer as `latest`."""
+    return Answer.objects.filter(
+        question__role=Question.Role.NPS,
+        value__isnull=False,
+        response__customer__isnull=False,
+        response__submitted_at__lt=before,
+    ).annotate(
+        latest=Window(
+            FirstValue("value"),
+            partition_by=[F("response__customer")],
+            order_by=[F("response__submitted_at").desc(), F("response_id").desc()],
+        )
+    )
+
+
+@dataclass(frozen=True)
+class GroupKpis:
+    group: str  # "promoters", "passives" or "detractors"
+    customers: int  # customers whose latest NPS answer before the period is in the group
+    row: PeriodKpis
+
+    @property
+    def small_sample(self) -> bool:
+        return scoring.is_small_sample(self.customers)
+
+
+def nps_groups(period: Period, *, segment: str = "") -> list[GroupKpis]:
+    """The KPIs of the period for the customers whose latest NPS answer before it was a
+    promoter's, a passive's or a detractor's."""
+    since, _ = period.bounds()
+    answers = latest_nps(since)
+    groups = []
+    for group, values in NPS_GROUPS.items():
+        among = answers.filter(latest__in=values).values("response__customer")
+        customers, _ = _scoped(segment, among)
+        (row,) = period_kpis([period], segment=segment, among=among)
+        groups.append(GroupKpis(group, customers.count(), row))
+    return groups
