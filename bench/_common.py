@@ -31,6 +31,7 @@ BENCH_ENV = {
     "DJANGO_SETTINGS_MODULE": "loyaltysite.settings",
     "DEBUG": "0",
     "SECRET_KEY": "benchmarks-only",
+    "SITE_URL": "http://localhost:8000",
     "REDIS_URL": REDIS_URL,
     "LOG_LEVEL": "WARNING",
 }

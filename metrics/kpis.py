@@ -11,18 +11,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
 from django.db.models.functions import Coalesce, FirstValue, TruncDate
 from django.utils import timezone
 
-from metrics import orders, scoring
+from metrics import retention, scoring
 from metrics.models import Order
 from metrics.periods import Period
 from metrics.retention import CustomerCounts, Kpis, OrderCounts
 from surveys.models import Answer, Customer, Question
 
+# What the NPS groups are compared on, besides B.
+GROUP_KPIS = ("repeat_customer_rate", "churn_rate", "average_order_value", "customer_value")
 NPS_GROUPS = {
     "promoters": scoring.PROMOTERS,
     "passives": scoring.PASSIVES,
@@ -39,7 +43,7 @@ class PeriodKpis:
 
 
 def _scoped(
-    segment: str, among: QuerySet[Answer] | None
+    segment: str, among: QuerySet[Answer, Any] | None
 ) -> tuple[QuerySet[Customer], QuerySet[Order]]:
     """The customers, and their orders, of a segment ("" for all) and among the customer
     ids `among` selects."""
@@ -75,7 +79,7 @@ def customer_counts(
     day = connection.ops.adapt_datefield_value
     active_on = "since <= %s AND (customer_until IS NULL OR customer_until > %s)"
     columns: list[str] = []
-    values: list[object] = []
+    values: list[Any] = []
     for period in periods:
         before, last, start = (
             day(period.start - timedelta(days=1)),
@@ -92,8 +96,10 @@ def customer_counts(
         values += [before, before, last, last, start, last, before, before, last, start, last, last]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {', '.join(columns)} FROM ({inner}) AS customers",  # noqa: S608 - no input
-            [*values, *params],
+            # Materialised, so each customer's first order is looked up once, not once a column.
+            f"WITH customers AS MATERIALIZED ({inner}) "  # noqa: S608 - no input in it
+            f"SELECT {', '.join(columns)} FROM customers",
+            [*params, *values],
         )
         row = cursor.fetchone()
     return [CustomerCounts(*row[i : i + 5]) for i in range(0, len(row), 5)]
@@ -126,11 +132,10 @@ def order_counts(period: Period, placed: QuerySet[Order]) -> OrderCounts:
 
 
 def period_kpis(
-    periods: Sequence[Period], *, segment: str = "", among: QuerySet[Answer] | None = None
+    periods: Sequence[Period], *, segment: str = "", among: QuerySet[Answer, Any] | None = None
 ) -> list[PeriodKpis]:
     """The KPIs of each period, of a segment's customers ("" for all) and of those `among`
-    selects; orders imported but not derived yet are derived first."""
-    orders.derive_pending()
+    selects."""
     customers, placed = _scoped(segment, among)
     counted = customer_counts(periods, customers)
     return [
@@ -140,20 +145,25 @@ def period_kpis(
     ]
 
 
-def latest_nps(before: datetime) -> QuerySet[Answer]:
-    """The NPS answers of customers (through their invitations) given before `before`,
-    each with its customer's latest such answer as `latest`."""
-    return Answer.objects.filter(
-        question__role=Question.Role.NPS,
-        value__isnull=False,
-        response__customer__isnull=False,
-        response__submitted_at__lt=before,
-    ).annotate(
-        latest=Window(
-            FirstValue("value"),
-            partition_by=[F("response__customer")],
-            order_by=[F("response__submitted_at").desc(), F("response_id").desc()],
+def latest_nps_in(before: datetime, values: range) -> QuerySet[Answer, Any]:
+    """The ids of the customers whose latest NPS answer (through their invitation) given
+    before `before` is one of `values`."""
+    return (
+        Answer.objects.filter(
+            question__role=Question.Role.NPS,
+            value__isnull=False,
+            response__customer__isnull=False,
+            response__submitted_at__lt=before,
         )
+        .annotate(
+            latest=Window(
+                FirstValue("value"),
+                partition_by=[F("response__customer")],
+                order_by=[F("response__submitted_at").desc(), F("response_id").desc()],
+            )
+        )
+        .filter(latest__in=values)
+        .values("response__customer")
     )
 
 
@@ -172,11 +182,52 @@ def nps_groups(period: Period, *, segment: str = "") -> list[GroupKpis]:
     """The KPIs of the period for the customers whose latest NPS answer before it was a
     promoter's, a passive's or a detractor's."""
     since, _ = period.bounds()
-    answers = latest_nps(since)
     groups = []
     for group, values in NPS_GROUPS.items():
-        among = answers.filter(latest__in=values).values("response__customer")
+        among = latest_nps_in(since, values)
         customers, _ = _scoped(segment, among)
         (row,) = period_kpis([period], segment=segment, among=among)
         groups.append(GroupKpis(group, customers.count(), row))
     return groups
+
+
+def _number(value: float | Decimal | None) -> float | None:
+    """A KPI or amount for JSON: a plain number to two decimals, or None."""
+    return None if value is None else round(float(value), 2)
+
+
+def counts_json(row: PeriodKpis) -> dict[str, object]:
+    who, bought = row.customers, row.orders
+    return {
+        "S": who.active_before,
+        "E": who.active_at_end,
+        "N": who.joined,
+        "L": who.left,
+        "joined_and_left": who.joined_and_left,
+        "B": bought.buyers,
+        "repeat_customers": bought.repeat_buyers,
+        "upsell_customers": bought.upsell_buyers,
+        "orders": bought.orders,
+        "revenue": _number(bought.revenue),
+    }
+
+
+def as_json(row: PeriodKpis, groups: Sequence[GroupKpis], segment: str) -> dict[str, object]:
+    """The period's KPIs, their counts and the NPS groups' as plain data (`kpis --json`)."""
+    return {
+        "start": row.period.start.isoformat(),
+        "end": (row.period.end + timedelta(days=1)).isoformat(),
+        "segment": segment or None,
+        "currency": settings.CURRENCY,
+        **{name: _number(row.kpis.value(name)) for name in retention.NAMES},
+        "counts": counts_json(row),
+        "by_nps_group": {
+            group.group: {
+                "customers": group.customers,
+                "small_sample": group.small_sample,
+                "B": group.row.orders.buyers,
+                **{name: _number(group.row.kpis.value(name)) for name in GROUP_KPIS},
+            }
+            for group in groups
+        },
+    }

@@ -342,9 +342,10 @@ class Notification(models.Model):
 class Order(models.Model):
     """A customer's order, input for the loyalty KPIs; a negative amount is a refund.
 
-    The last four fields are derived from the customer's other orders by
-    metrics.orders.derive_pending (None until then), so that the KPIs of a period read its
-    own orders only, never the history before it. Refunds are no orders there.
+    The last four fields are facts about the customer's orders before this one, written
+    with it by metrics.orders.write_orders, so that the KPIs of a period read that
+    period's orders only, never the history before it. Refunds are no orders there: they
+    have no such facts.
     """
 
     ref = models.CharField(_("reference"), max_length=100)
@@ -362,12 +363,12 @@ class Order(models.Model):
     )
     product = models.CharField(_("product"), max_length=200)
     channel = models.CharField(_("channel"), max_length=100, blank=True)
-    # The customer's order before this one and the one before that, in time (then id) order.
+    # The customer's order before this one and the one before that, in (ordered_at, ref)
+    # order: how a period's orders tell its first and second order of each customer.
     previous_ordered_at = models.DateTimeField(null=True, editable=False)
     second_previous_ordered_at = models.DateTimeField(null=True, editable=False)
-    # A product the customer never ordered before, and not their first order; None: not
-    # derived yet.
-    is_upsell = models.BooleanField(null=True, editable=False)
+    # A product the customer had never ordered before, when they had ordered before.
+    is_upsell = models.BooleanField(default=False, editable=False)
     previous_upsell_at = models.DateTimeField(null=True, editable=False)
 
     class Meta:
@@ -377,9 +378,6 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["customer", "ordered_at"]),
             models.Index(fields=["ordered_at"]),
-            models.Index(
-                fields=["customer"], condition=Q(is_upsell__isnull=True), name="order_not_derived"
-            ),
         ]
         constraints = [
             # A constraint rather than unique=True: no second (LIKE) index to keep up on import.

@@ -1,22 +1,26 @@
-"""Orders: the import from CSV (one service for `manage.py import_orders`, the admin's
-upload and the demo data) and the facts derived from each customer's order history.
+"""Orders: the import from CSV, one service for `manage.py import_orders`, the admin's
+upload and the demo data.
 
-The import reads `ref,customer_ref,ordered_at,amount,product[,channel]` in batches and
-upserts each batch by `ref` in bulk (COPY and one INSERT ... ON CONFLICT on PostgreSQL):
-a few statements per batch whatever its size. A row that is refused changes nothing and
-is reported with its line, column and reason.
+The rows of `ref,customer_ref,ordered_at,amount,product[,channel]` are checked one by
+one and staged in a temporary table, in batches (COPY on PostgreSQL); then what needs
+the whole file (a ref given twice, unknown customers) is checked in the database, and
+the orders are upserted by `ref` in one transaction, with the facts about each
+customer's history that the KPIs read (Order's last four fields): a fixed number of
+statements whatever the size of the file. A refused row changes nothing and is reported
+with its line, column and reason; an import that fails writes no order.
 """
 
 import csv
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from itertools import islice
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,10 +39,12 @@ AMOUNT = re.compile(r"-?\d{1,10}(?:[.,]\d{1,2})?")
 # Characters XML cannot hold (NUL among them): refused in text that reaches the database.
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MAX_LENGTH = {"ref": 100, "customer_ref": 100, "product": 200, "channel": 100}
+# Imports take turns: each derives its customers' facts from the orders before it.
+IMPORT_LOCK = 0x4F52444552  # "ORDER"
 
 
 class ImportFileError(Exception):
-    """The file as a whole cannot be read as orders (no header, columns missing)."""
+    """The file as a whole cannot be read as orders (not UTF-8, no header, columns missing)."""
 
 
 @dataclass(frozen=True)
@@ -70,22 +76,22 @@ class ImportResult:
         return f"created {self.created}, updated {self.updated}, refused {self.refused}"
 
 
-class OrderLine(NamedTuple):
-    """One valid row of the file."""
-
-    line: int
-    ref: str
-    customer_ref: str
-    ordered_at: datetime
-    amount: Decimal
-    product: str
-    channel: str
-
-
-# The columns written, in this order, for each order.
-Row = tuple[str, int, datetime, Decimal, str, str]
+# A row of the file that passed the checks of its own: line, then the staged columns.
+Staged = tuple[int, str, str, datetime, Decimal, str, str]
+STAGED = ("line", "ref", "customer_ref", "ordered_at", "amount", "product", "channel")
 WRITTEN = ("ref", "customer_id", "ordered_at", "amount", "product", "channel")
-DERIVED = ("previous_ordered_at", "second_previous_ordered_at", "is_upsell", "previous_upsell_at")
+FACTS = ("previous_ordered_at", "second_previous_ordered_at", "is_upsell", "previous_upsell_at")
+
+
+def decode(data: bytes) -> str:
+    """The text of an uploaded file, which must be UTF-8 (a leading BOM, as Excel writes
+    it, is dropped)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportFileError(
+            _("The file is not UTF-8 text: save it as CSV in UTF-8 and try again.")
+        ) from None
 
 
 def import_orders(
@@ -96,29 +102,48 @@ def import_orders(
 ) -> ImportResult:
     """Import the orders of a CSV file given as lines (its header first).
 
-    Each batch commits on its own, and `progress` is told the lines read after each.
-    Unknown customer references are refused, or created with `create_customers`.
+    `progress` is told the lines read after each batch. Unknown customer references are
+    refused, or created with `create_customers`.
     """
     reader = csv.reader(lines)
     positions = _header(next(reader, None))
     result = ImportResult()
-    customers: dict[str, int] = {}  # references known to exist, with their ids
-    seen: set[str] = set()  # refs of this file imported so far
-    parsed = _parse(reader, positions)
-    while batch := list(islice(parsed, BATCH)):
-        with transaction.atomic():
-            _import_batch(batch, result, customers, seen, create_customers)
-        if progress:
-            progress(reader.line_num)
-    derive_pending()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS order_import")
+        cursor.execute(f"CREATE TEMPORARY TABLE order_import ({_staged_columns()})")
+        try:
+            parsed = _parse(reader, positions)
+            while batch := list(islice(parsed, BATCH)):
+                result.refusals += [row for row in batch if isinstance(row, Refusal)]
+                _stage(cursor, [row for row in batch if not isinstance(row, Refusal)])
+                if progress:
+                    progress(reader.line_num)
+            with transaction.atomic():
+                _write(cursor, result, create_customers)
+        finally:
+            cursor.execute("DROP TABLE IF EXISTS order_import")
+            cursor.execute("DROP TABLE IF EXISTS order_facts")
+    result.refusals.sort(key=lambda refusal: refusal.line)
     return result
+
+
+def _staged_columns() -> str:
+    types = {
+        name: Order._meta.get_field(name).db_type(connection)  # type: ignore[union-attr]
+        for name in ("ref", *WRITTEN[2:])
+    }
+    ref = types["ref"]
+    return (
+        f"line integer, ref {ref}, customer_ref {ref}, ordered_at {types['ordered_at']}, "
+        f"amount {types['amount']}, product {types['product']}, channel {types['channel']}"
+    )
 
 
 def _header(header: list[str] | None) -> dict[str, int]:
     """The position of each column, by name; the columns may come in any order."""
     if not header:
         raise ImportFileError(_("The file is empty: its first line must name the columns."))
-    names = [name.strip().lower().removeprefix("\ufeff") for name in header]
+    names = [name.strip().lower() for name in header]
     missing = [name for name in COLUMNS if name not in names]
     if missing:
         raise ImportFileError(
@@ -128,7 +153,7 @@ def _header(header: list[str] | None) -> dict[str, int]:
     return {name: names.index(name) for name in (*COLUMNS, *OPTIONAL_COLUMNS) if name in names}
 
 
-def _parse(reader: "_reader", positions: dict[str, int]) -> Iterator[OrderLine | Refusal]:
+def _parse(reader: "_reader", positions: dict[str, int]) -> Iterator[Staged | Refusal]:
     zone = timezone.get_default_timezone()
     line_num = reader.line_num
     for row in reader:
@@ -160,14 +185,15 @@ def _parse(reader: "_reader", positions: dict[str, int]) -> Iterator[OrderLine |
                 _("not an amount such as 12.50 or 12,50: %(value)r") % {"value": values["amount"]},
             )
             continue
-        yield OrderLine(
-            line=line,
-            ref=values["ref"],
-            customer_ref=values["customer_ref"],
-            ordered_at=ordered_at,
-            amount=Decimal(values["amount"].replace(",", ".")),
-            product=values["product"],
-            channel=values.get("channel", ""),
+        amount = Decimal(values["amount"].replace(",", "."))
+        yield (
+            line,
+            values["ref"],
+            values["customer_ref"],
+            ordered_at,
+            amount,
+            values["product"],
+            values.get("channel", ""),
         )
 
 
@@ -184,130 +210,108 @@ def _text_problem(values: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def _import_batch(
-    batch: Sequence[OrderLine | Refusal],
-    result: ImportResult,
-    customers: dict[str, int],
-    seen: set[str],
-    create_customers: bool,
-) -> None:
-    wanted = {row.customer_ref for row in batch if isinstance(row, OrderLine)}
-    _find_customers(wanted - customers.keys(), customers, create_customers)
-    rows: list[Row] = []
-    for row in batch:
-        if isinstance(row, Refusal):
-            result.refusals.append(row)
-        elif row.ref in seen:
-            result.refusals.append(
-                Refusal(
-                    row.line,
-                    "ref",
-                    _("the same ref as an earlier line: %(ref)r") % {"ref": row.ref},
-                )
-            )
-        elif row.customer_ref not in customers:
-            result.refusals.append(
-                Refusal(
-                    row.line,
-                    "customer_ref",
-                    _("no customer with this reference: %(ref)r") % {"ref": row.customer_ref},
-                )
-            )
-        else:
-            seen.add(row.ref)
-            customer = customers[row.customer_ref]
-            rows.append((row.ref, customer, row.ordered_at, row.amount, row.product, row.channel))
-    customer_of = {row[0]: row[1] for row in rows}
-    existing = dict(Order.objects.filter(ref__in=customer_of).values_list("ref", "customer_id"))
-    # A customer losing an order has their history derived again.
-    moved = {old for ref, old in existing.items() if old != customer_of[ref]}
-    if moved:
-        Order.objects.filter(customer_id__in=moved).update(is_upsell=None)
-    write_orders(rows)
-    result.updated += len(existing)
-    result.created += len(rows) - len(existing)
-
-
-def _find_customers(refs: set[str], customers: dict[str, int], create: bool) -> None:
-    """Add the ids of the customers with these references (created first if asked)."""
-    if not refs:
-        return
-    if create:
-        Customer.objects.bulk_create([Customer(ref=ref) for ref in refs], ignore_conflicts=True)
-    customers.update(Customer.objects.filter(ref__in=refs).values_list("ref", "pk"))
-
-
-def write_orders(rows: Sequence[Row]) -> None:
-    """Insert or update orders by ref, their derived facts to be derived again."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        Order.objects.bulk_create(
-            [Order(**dict(zip(WRITTEN, row, strict=True))) for row in rows],
-            update_conflicts=True,
-            unique_fields=["ref"],
-            update_fields=[*WRITTEN[1:], *DERIVED],
-        )
-        return
-    table = Order._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE order_import (ref text, customer_id int8, "
-            "ordered_at timestamptz, amount numeric, product text, channel text)"
-        )
-        with cursor.cursor.copy(f"COPY order_import ({', '.join(WRITTEN)}) FROM STDIN") as copy:
+def _stage(cursor: CursorWrapper, rows: list[Staged]) -> None:
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY order_import ({', '.join(STAGED)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        updates = ", ".join(
-            [
-                *(f"{name} = EXCLUDED.{name}" for name in WRITTEN[1:]),
-                *(f"{d} = NULL" for d in DERIVED),
-            ]
-        )
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(WRITTEN)}) "  # noqa: S608 - no input in it
-            f"SELECT {', '.join(WRITTEN)} FROM order_import "
-            f"ON CONFLICT (ref) DO UPDATE SET {updates}"
-        )
-        cursor.execute("DROP TABLE order_import")
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    cursor.executemany(
+        "INSERT INTO order_import VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [
+            (line, ref, who, adapt(at), amount, what, via)
+            for line, ref, who, at, amount, what, via in rows
+        ],
+    )
 
 
-# The derived facts of every order of the customers with an order not derived yet, from
-# their whole history: windows over each customer's orders in time (then id) order,
-# refunds apart in their own partitions (they are no orders) and left without facts.
-DERIVE = f"""
-UPDATE {Order._meta.db_table} SET
-       previous_ordered_at = derived.previous_ordered_at,
-       second_previous_ordered_at = derived.second_previous_ordered_at,
-       is_upsell = derived.is_upsell,
-       previous_upsell_at = derived.previous_upsell_at
-  FROM (SELECT id,
-               CASE WHEN counted THEN LAG(ordered_at, 1) OVER chain END AS previous_ordered_at,
-               CASE WHEN counted THEN LAG(ordered_at, 2) OVER chain END
-                   AS second_previous_ordered_at,
-               is_upsell,
-               CASE WHEN is_upsell THEN LAG(ordered_at) OVER upsells END AS previous_upsell_at
-          FROM (SELECT id, customer_id, ordered_at, amount >= 0 AS counted,
-                       amount >= 0
-                       AND ordered_at = MIN(ordered_at)
-                           OVER (PARTITION BY customer_id, amount >= 0, product)
-                       AND ordered_at > MIN(ordered_at)
-                           OVER (PARTITION BY customer_id, amount >= 0) AS is_upsell
-                  FROM {Order._meta.db_table}
-                 WHERE customer_id IN (SELECT customer_id FROM {Order._meta.db_table}
-                                        WHERE is_upsell IS NULL)) AS flagged
-        WINDOW chain AS (PARTITION BY customer_id, counted ORDER BY ordered_at, id),
-               upsells AS (PARTITION BY customer_id, is_upsell ORDER BY ordered_at, id)
-       ) AS derived
- WHERE {Order._meta.db_table}.id = derived.id"""  # noqa: S608 - no input in it
+def _write(cursor: CursorWrapper, result: ImportResult, create_customers: bool) -> None:
+    """Refuse what the whole file shows wrong, then upsert the rest with their facts."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK])
+        cursor.execute("ANALYZE order_import")
+    cursor.execute("CREATE INDEX order_import_ref ON order_import (ref, line)")
+    cursor.execute(REPEATED)
+    result.refusals += [
+        Refusal(line, "ref", _("the same ref as line %(line)d") % {"line": first})
+        for line, first in cursor.fetchall()
+    ]
+    cursor.execute(DROP_REPEATED)
+    if create_customers:
+        cursor.execute(f"SELECT DISTINCT customer_ref {UNKNOWN}")
+        new = [Customer(ref=ref) for (ref,) in cursor.fetchall()]
+        Customer.objects.bulk_create(new, batch_size=5000, ignore_conflicts=True)
+    cursor.execute(f"SELECT line, customer_ref {UNKNOWN}")
+    result.refusals += [
+        Refusal(line, "customer_ref", _("no customer with this reference: %(ref)r") % {"ref": ref})
+        for line, ref in cursor.fetchall()
+    ]
+    cursor.execute(f"DELETE {UNKNOWN}")
+    cursor.execute(EXISTING)
+    (existing,) = cursor.fetchone()
+    cursor.execute("SELECT COUNT(*) FROM order_import")
+    (staged,) = cursor.fetchone()
+    cursor.execute(DERIVE_FACTS)
+    cursor.execute(UPSERT)
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    cursor.execute(CHANGED_FACTS.format(differs=differs))
+    result.updated, result.created = existing, staged - existing
 
 
-@transaction.atomic
-def derive_pending() -> int:
-    """Derive the facts of the orders imported or changed since the last time, and of the
-    other orders of their customers; returns the orders written."""
-    if not Order.objects.filter(is_upsell__isnull=True).exists():
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(DERIVE)
-        return cursor.rowcount
+TABLE = Order._meta.db_table
+CUSTOMERS = Customer._meta.db_table
+# Rows whose ref an earlier line of the file has, with that line.
+REPEATED = """
+SELECT later.line, MIN(earlier.line) FROM order_import later
+  JOIN order_import earlier ON earlier.ref = later.ref AND earlier.line < later.line
+ GROUP BY later.line"""
+EXISTING = f"SELECT COUNT(*) FROM {TABLE} WHERE ref IN (SELECT ref FROM order_import)"  # noqa: S608
+DROP_REPEATED = f"DELETE FROM order_import WHERE line IN (SELECT line FROM ({REPEATED}) r)"  # noqa: S608
+# The rows of customers unknown (to select or delete).
+UNKNOWN = f"FROM order_import WHERE customer_ref NOT IN (SELECT ref FROM {CUSTOMERS})"  # noqa: S608
+# The staged rows with their customers' ids.
+STAGED_ROWS = f"""
+SELECT i.ref, c.id AS customer_id, i.ordered_at, i.amount, i.product, i.channel
+  FROM order_import i JOIN {CUSTOMERS} c ON c.ref = i.customer_ref"""  # noqa: S608
+# The customers whose history the import changes: those of its rows, and those a row leaves.
+TOUCHED = f"""
+SELECT customer_id FROM ({STAGED_ROWS}) AS staged
+ UNION SELECT customer_id FROM {TABLE} WHERE ref IN (SELECT ref FROM order_import)"""  # noqa: S608
+# The facts of every order of those customers, from their whole history with the new
+# rows in it: windows over each customer's orders in (ordered_at, ref) order, refunds in
+# partitions of their own (they are no orders), and then left without facts. The staged
+# rows come with all their columns (and no id).
+DERIVE_FACTS = f"""
+CREATE TEMPORARY TABLE order_facts AS
+SELECT id, {", ".join(WRITTEN)},
+       CASE WHEN counted THEN LAG(ordered_at, 1) OVER chain END AS previous_ordered_at,
+       CASE WHEN counted THEN LAG(ordered_at, 2) OVER chain END AS second_previous_ordered_at,
+       is_upsell,
+       CASE WHEN is_upsell THEN LAG(ordered_at) OVER upsells END AS previous_upsell_at
+  FROM (SELECT *, amount >= 0 AS counted,
+               amount >= 0
+               AND ordered_at = MIN(ordered_at)
+                   OVER (PARTITION BY customer_id, amount >= 0, product)
+               AND ordered_at > MIN(ordered_at) OVER (PARTITION BY customer_id, amount >= 0)
+               AS is_upsell
+          FROM (SELECT id, {", ".join(WRITTEN)} FROM {TABLE}
+                 WHERE customer_id IN ({TOUCHED})
+                   AND ref NOT IN (SELECT ref FROM order_import)
+                 UNION ALL
+                SELECT NULL, staged.* FROM ({STAGED_ROWS}) AS staged
+               ) AS history
+       ) AS flagged
+WINDOW chain AS (PARTITION BY customer_id, counted ORDER BY ordered_at, ref),
+       upsells AS (PARTITION BY customer_id, is_upsell ORDER BY ordered_at, ref)"""  # noqa: S608
+# SQLite needs the WHERE to read ON CONFLICT as the upsert's.
+UPSERT = f"""
+INSERT INTO {TABLE} ({", ".join((*WRITTEN, *FACTS))})
+SELECT {", ".join((*WRITTEN, *FACTS))} FROM order_facts WHERE id IS NULL
+    ON CONFLICT (ref) DO UPDATE SET
+       {", ".join(f"{name} = EXCLUDED.{name}" for name in (*WRITTEN[1:], *FACTS))}"""  # noqa: S608
+CHANGED_FACTS = f"""
+UPDATE {TABLE} SET {", ".join(f"{name} = f.{name}" for name in FACTS)}
+  FROM order_facts f
+ WHERE {TABLE}.id = f.id
+   AND ({" OR ".join(f"{TABLE}.{name} {{differs}} f.{name}" for name in FACTS)})"""  # noqa: S608
