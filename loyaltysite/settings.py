@@ -228,6 +228,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "resend-notifications": {"task": "metrics.tasks.resend_notifications", "schedule": 60.0},
     "escalate-and-remind": {"task": "metrics.tasks.escalate_and_remind", "schedule": 300.0},
     "send-digests": {"task": "metrics.tasks.send_digests", "schedule": crontab(hour=7, minute=30)},
+    "resume-order-imports": {"task": "metrics.tasks.resume_order_imports", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

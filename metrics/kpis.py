@@ -7,17 +7,18 @@ an upsell) are derived once, when orders are imported (metrics.orders). The form
 in metrics/retention.py.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, Window
 from django.db.models.functions import Coalesce, FirstValue, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from metrics import retention, scoring
 from metrics.models import Order
@@ -27,6 +28,9 @@ from surveys.models import Answer, Customer, Question
 
 # What the NPS groups are compared on, besides B.
 GROUP_KPIS = ("repeat_customer_rate", "churn_rate", "average_order_value", "customer_value")
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 NPS_GROUPS = {
     "promoters": scoring.PROMOTERS,
     "passives": scoring.PASSIVES,
@@ -81,24 +85,26 @@ def customer_counts(
     columns: list[str] = []
     values: list[Any] = []
     for period in periods:
-        before, last, start = (
-            day(period.start - timedelta(days=1)),
-            day(period.end),
-            day(period.start),
-        )
-        columns += [
-            f"COUNT(*) FILTER (WHERE {active_on})",
-            f"COUNT(*) FILTER (WHERE {active_on})",
-            "COUNT(*) FILTER (WHERE since >= %s AND since <= %s)",
-            f"COUNT(*) FILTER (WHERE {active_on} AND customer_until <= %s)",
-            "COUNT(*) FILTER (WHERE since >= %s AND since <= %s AND customer_until <= %s)",
+        before, last = day(period.start - timedelta(days=1)), day(period.end)
+        start = day(period.start)
+        conditions = [
+            (active_on, [before, before]),
+            (active_on, [last, last]),
+            ("since >= %s AND since <= %s", [start, last]),
+            (f"{active_on} AND customer_until <= %s", [before, before, last]),
+            ("since >= %s AND since <= %s AND customer_until <= %s", [start, last, last]),
         ]
-        values += [before, before, last, last, start, last, before, before, last, start, last, last]
+        for condition, arguments in conditions:
+            columns.append(f"COALESCE(SUM(customers) FILTER (WHERE {condition}), 0)")
+            values += arguments
     with connection.cursor() as cursor:
+        # Customers with the same dates counted together, a few thousand kinds of them:
+        # materialised, so each customer's first order is looked up once.
         cursor.execute(
-            # Materialised, so each customer's first order is looked up once, not once a column.
-            f"WITH customers AS MATERIALIZED ({inner}) "  # noqa: S608 - no input in it
-            f"SELECT {', '.join(columns)} FROM customers",
+            f"WITH dated AS MATERIALIZED ({inner}), "  # noqa: S608 - no input in it
+            "kinds AS (SELECT since, customer_until, COUNT(*) AS customers FROM dated "
+            "GROUP BY since, customer_until) "
+            f"SELECT {', '.join(columns)} FROM kinds",
             [*params, *values],
         )
         row = cursor.fetchone()
@@ -231,3 +237,51 @@ def as_json(row: PeriodKpis, groups: Sequence[GroupKpis], segment: str) -> dict[
             for group in groups
         },
     }
+
+
+Operand = int | float | Decimal | None
+# How each KPI is computed, with the counts put in: its formula's text (the counts as
+# placeholders) and those counts.
+FORMULAS: dict[str, tuple["StrOrPromise", Callable[[PeriodKpis], dict[str, Operand]]]] = {
+    "retention_rate": (
+        _("retention = (E - N) / S: (%(E)s - %(N)s) / %(S)s"),
+        lambda r: {
+            "E": r.customers.active_at_end,
+            "N": r.customers.joined,
+            "S": r.customers.active_before,
+        },
+    ),
+    "churn_rate": (
+        _("churn = L / S: %(L)s / %(S)s"),
+        lambda r: {"L": r.customers.left, "S": r.customers.active_before},
+    ),
+    "repeat_customer_rate": (
+        _("repeat customer rate = customers with 2 or more orders / B: %(repeat)s / %(B)s"),
+        lambda r: {"repeat": r.orders.repeat_buyers, "B": r.orders.buyers},
+    ),
+    "purchase_frequency": (
+        _("purchase frequency = orders / B: %(orders)s / %(B)s"),
+        lambda r: {"orders": r.orders.orders, "B": r.orders.buyers},
+    ),
+    "average_order_value": (
+        _("average order value = revenue / orders: %(revenue)s / %(orders)s"),
+        lambda r: {"revenue": r.orders.revenue, "orders": r.orders.orders},
+    ),
+    "customer_value": (
+        _(
+            "customer value = purchase frequency × average order value: "  # noqa: RUF001
+            "%(frequency)s × %(value)s"  # noqa: RUF001
+        ),
+        lambda r: {"frequency": r.kpis.purchase_frequency, "value": r.kpis.average_order_value},
+    ),
+    "upsell_rate": (
+        _("upsell rate = customers who ordered a product new to them / B: %(upsell)s / %(B)s"),
+        lambda r: {"upsell": r.orders.upsell_buyers, "B": r.orders.buyers},
+    ),
+}
+
+
+def explain(row: PeriodKpis, name: str, number: Callable[[Operand], str]) -> str:
+    """How the KPI `name` of the period is computed, its counts written by `number`."""
+    text, operands = FORMULAS[name]
+    return str(text) % {key: number(value) for key, value in operands(row).items()}

@@ -34,7 +34,8 @@ class CustomerCounts:
     active_at_end: int  # E: active on the period's last day
     joined: int  # N: customer_since in the period
     left: int  # L: counted in S, customer_until in the period
-    joined_and_left: int  # counted in N, customer_until in the period
+    # Counted in N, and no longer a customer on the last day: E = S - L + N - this.
+    joined_and_left: int
 
     def __post_init__(self) -> None:
         for field in fields(self):

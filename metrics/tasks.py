@@ -4,7 +4,7 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
-from metrics import followups, notifications, processing, rollups
+from metrics import followups, notifications, order_imports, processing, rollups
 from metrics.access import AGENTS
 from surveys.models import Survey
 
@@ -53,3 +53,14 @@ def escalate_and_remind() -> int:
 def send_digests() -> int:
     agents = get_user_model().objects.filter(is_active=True, groups__name=AGENTS).distinct()
     return followups.send_digests(list(agents))
+
+
+# Well inside the broker's visibility timeout, as the recompute.
+@shared_task(soft_time_limit=60 * 60, time_limit=65 * 60)
+def import_orders(upload_id: int) -> bool:
+    return order_imports.run(upload_id)
+
+
+@shared_task
+def resume_order_imports() -> int:
+    return order_imports.resume_stalled()

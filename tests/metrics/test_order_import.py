@@ -35,19 +35,20 @@ def test_orders_are_created_then_updated_by_ref(tmp_path, customers):
         tmp_path,
         f"{HEADER}\n"
         "A1,C1,2025-03-01T14:30:00+01:00,12.50,shoes\n"
-        "A2,C2,2025-03-02T09:00:00Z,\"7,95\",socks\n",
+        'A2,C2,2025-03-02T09:00:00Z,"7,95",socks\n',
     )
     assert lines[-1] == "created 2, updated 0, refused 0"
 
     lines = run(
         tmp_path,
-        f"{HEADER},channel\n"
-        "A2,C1,2025-03-03T10:00:00,-7.95,socks,web\n"
-        "A3,C2,2025-03-04,100,hat,\n",
+        f"{HEADER},channel\nA2,C1,2025-03-03T10:00:00,-7.95,socks,web\nA3,C2,2025-03-04,100,hat,\n",
     )
     assert lines[-1] == "created 1, updated 1, refused 0"
     a1, a2, a3 = Order.objects.order_by("ref")
-    assert (a1.amount, a1.ordered_at) == (Decimal("12.50"), datetime(2025, 3, 1, 13, 30, tzinfo=UTC))
+    assert (a1.amount, a1.ordered_at) == (
+        Decimal("12.50"),
+        datetime(2025, 3, 1, 13, 30, tzinfo=UTC),
+    )
     # Without an offset, a time is Amsterdam's (TIME_ZONE); a date alone is its midnight.
     assert a2.customer.ref == "C1" and a2.is_refund and a2.channel == "web"
     assert a2.ordered_at == datetime(2025, 3, 3, 9, tzinfo=UTC)
@@ -66,7 +67,7 @@ def test_each_refused_row_is_reported_with_line_column_and_reason_and_changes_no
         "B2,C9,2025-03-01T10:00:00,5.00,shoes\n"  # 3: unknown customer
         "B3,C1,yesterday,5.00,shoes\n"  # 4
         "B4,C1,2025-03-01T10:00:00,1.234,shoes\n"  # 5: three decimals
-        "B5,C1,2025-03-01T10:00:00,\"1.234,56\",shoes\n"  # 6: a thousands separator
+        'B5,C1,2025-03-01T10:00:00,"1.234,56",shoes\n'  # 6: a thousands separator
         ",C1,2025-03-01T10:00:00,5.00,shoes\n"  # 7: no ref
         "B7,C1,2025-03-01T10:00:00,5.00,\n"  # 8: no product
         "B8,C1,2025-03-01T10:00:00,5.00,sh\x00oes\n"  # 9: a NUL

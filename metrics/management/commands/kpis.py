@@ -1,11 +1,24 @@
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metrics import kpis
+from metrics import kpis, retention
 from metrics.periods import Period
+
+
+def plain(value: kpis.Operand) -> str:
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:.2f}"
+
+
+def kpi_text(name: str, value: float | Decimal | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}%" if name in retention.PERCENTAGES else f"{value:.2f}"
 
 
 class Command(BaseCommand):
@@ -28,14 +41,25 @@ class Command(BaseCommand):
             raise CommandError("--end must be after --start: the period is [start, end).")
         period = Period(start=start, end=end - timedelta(days=1))
         (row,) = kpis.period_kpis([period], segment=segment)
-        data = kpis.as_json(row, kpis.nps_groups(period, segment=segment), segment)
+        groups = kpis.nps_groups(period, segment=segment)
         if options["json"]:
-            self.stdout.write(json.dumps(data))
+            self.stdout.write(json.dumps(kpis.as_json(row, groups, segment)))
             return
-        counts = data["counts"]
+        scope = f", segment {segment}" if segment else ""
+        self.stdout.write(f"{start} up to {end}{scope}:")
+        for name in retention.NAMES:
+            value = kpi_text(name, row.kpis.value(name))
+            self.stdout.write(f"  {value}: {kpis.explain(row, name, plain)}")
+        for group in groups:
+            small = " (small sample)" if group.small_sample else ""
+            bought = group.row.orders.buyers
+            self.stdout.write(
+                f"  {group.group}: {group.customers} customers{small}, B {bought}, "
+                + ", ".join(
+                    f"{name} {kpi_text(name, group.row.kpis.value(name))}"
+                    for name in kpis.GROUP_KPIS
+                )
+            )
         self.stdout.write(
-            f"{start} to {end} (not included){f', segment {segment}' if segment else ''}"
+            ", ".join(f"{name} {kpi_text(name, row.kpis.value(name))}" for name in retention.NAMES)
         )
-        self.stdout.write(", ".join(f"{name} {value}" for name, value in counts.items()))
-        for name in kpis.retention.NAMES:
-            self.stdout.write(f"{name}: {'-' if data[name] is None else data[name]}")
