@@ -9,7 +9,6 @@ never 0. Refunds (negative amounts) count in revenue and nowhere else.
 
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import TypeVar
 
 # The KPIs in the order they are shown and exported; `Kpis` has a field of each name.
 NAMES = (
@@ -133,12 +132,13 @@ class Kpis:
         return getattr(self, name)
 
 
-Value = TypeVar("Value", float, Decimal)
-
-
-def change(current: Value | None, previous: Value | None) -> Value | None:
+def change(
+    current: float | Decimal | None, previous: float | Decimal | None
+) -> float | Decimal | None:
     """How far a KPI moved since the previous period, in its own units (percentage points
     for rates); None when either period has no value."""
     if current is None or previous is None:
         return None
+    if isinstance(current, Decimal) or isinstance(previous, Decimal):
+        return Decimal(current) - Decimal(previous)
     return current - previous

@@ -11,6 +11,8 @@ urlpatterns = [
     path(
         "dashboard/surveys/<int:pk>/export.xlsx", views.export, {"fmt": "xlsx"}, name="export_xlsx"
     ),
+    path("dashboard/kpis/", views.kpi_page, name="kpis"),
+    path("dashboard/kpis/export.csv", views.kpi_export, name="kpis_csv"),
     path("followups/sla/", views.sla_report, name="sla"),
     path("followups/", followup_views.queue, name="queue"),
     path("followups/<int:pk>/", followup_views.followup_detail, name="followup"),
