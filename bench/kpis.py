@@ -172,7 +172,8 @@ def main() -> None:
         started = time.perf_counter()
         result = orders.import_orders(lines=file)
         imported = time.perf_counter() - started
-    print(f"import_orders: {result.summary()} in {imported:.1f} s; COPY of the same rows {copied:.1f} s")
+    print(f"import_orders: {result.summary()} in {imported:.1f} s")
+    print(f"COPY of the same rows into the orders table: {copied:.1f} s")
     verdict("import rows per second", ORDERS / imported, 50_000)
     print(f"ratio import/COPY: {imported / copied:.2f}")
     with connection.cursor() as cursor:

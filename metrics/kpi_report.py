@@ -181,7 +181,7 @@ class Report:
 
     @property
     def has_small_group(self) -> bool:
-        return any(group.small_sample for group in self.groups)
+        return any(group.customers and group.small_sample for group in self.groups)
 
 
 def _scale(values: list[float], percentages: bool) -> tuple[float, float, float]:
@@ -251,8 +251,8 @@ def csv_rows(choice: Choice, trend: list[kpis.PeriodKpis]) -> Iterator[list[obje
     """The header, then one row per period of the trend, oldest first."""
     yield [
         gettext("Period"),
-        gettext("Start"),
-        gettext("End (not included)"),
+        gettext("Start date"),
+        gettext("End date (not included)"),
         gettext("Segment"),
         "S",
         "E",

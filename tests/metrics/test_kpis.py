@@ -1,7 +1,6 @@
 """The loyalty KPIs from the database (metrics/kpis.py) against numbers worked out by hand,
 and against a plain Python computation on random data."""
 
-import io
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -12,23 +11,16 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics import kpis, orders
+from metrics import kpis
 from metrics.models import Order
 from metrics.periods import Period, calendar_period, calendar_periods
 from metrics.retention import CustomerCounts, Kpis, OrderCounts
 from surveys.models import Customer, Response
-from tests.factories import CustomerFactory, SurveyFactory, answer
+from tests.factories import CustomerFactory, SurveyFactory, answer, import_orders
 
 pytestmark = pytest.mark.django_db
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-
-
-def import_rows(*rows: str) -> orders.ImportResult:
-    text = "ref,customer_ref,ordered_at,amount,product\n" + "\n".join(rows)
-    result = orders.import_orders(lines=io.StringIO(text))
-    assert result.refusals == []
-    return result
 
 
 def month(year: int, number: int) -> Period:
@@ -38,47 +30,6 @@ def month(year: int, number: int) -> Period:
 def one(period: Period, **scope) -> kpis.PeriodKpis:
     (row,) = kpis.period_kpis([period], **scope)
     return row
-
-
-@pytest.fixture
-def shop(db):
-    """Five customers and their orders; the KPIs of each month are worked out in the tests.
-
-    ann  since 2024-06-01
-    bob  since 2025-01-10, until 2025-02-15 (the first day he is no longer a customer)
-    cas  no customer_since: a customer from her first order (3 Feb; a refund on 20 Jan
-         is no order)
-    dee  since 2024-01-01, until 2025-01-01
-    eve  since 2025-03-05, until 2025-03-20: joined and left in March
-    """
-    people = {
-        "ann": (date(2024, 6, 1), None),
-        "bob": (date(2025, 1, 10), date(2025, 2, 15)),
-        "cas": (None, None),
-        "dee": (date(2024, 1, 1), date(2025, 1, 1)),
-        "eve": (date(2025, 3, 5), date(2025, 3, 20)),
-    }
-    for ref, (since, until) in people.items():
-        CustomerFactory(ref=ref, customer_since=since, customer_until=until, segment="retail")
-    Customer.objects.filter(ref="dee").update(segment="wholesale")
-    import_rows(
-        # January
-        "j1,ann,2025-01-05T10:00:00,40.00,shoes",
-        "j2,ann,2025-01-20T10:00:00,10.00,socks",  # an upsell: new to ann, who had ordered
-        "j3,bob,2025-01-12T09:00:00,30.00,shoes",  # bob's first order: never an upsell
-        "j4,cas,2025-01-20T12:00:00,-15.00,shoes",  # a refund: revenue only
-        # February; 00:30 in Amsterdam is still 31 January in UTC
-        'f1,ann,2025-02-01T00:30:00+01:00,"12,50",socks',
-        "f2,bob,2025-02-10T10:00:00,30.00,shoes",
-        "f3,bob,2025-02-11T10:00:00,25.00,hat",  # an upsell
-        "f4,cas,2025-02-03T10:00:00,50.00,hat",  # cas's first order
-        "f5,cas,2025-02-04T10:00:00,20.00,shoes",  # an upsell: before, only refunded
-        "f6,ann,2025-02-20T10:00:00,-12.50,socks",
-        # March, which has 23 hours on the 30th; April starts at 22:00 UTC on 31 March
-        "m1,ann,2025-03-10T10:00:00,15.00,hat",  # an upsell
-        "m2,eve,2025-03-31T23:30:00,20.00,hat",  # 21:30 UTC: still March
-        "a1,ann,2025-04-01T00:30:00,40.00,shoes",  # 22:30 UTC on 31 March: April
-    )
 
 
 def test_january_a_customer_leaves_one_joins_and_a_refund_is_revenue_only(shop):
@@ -176,7 +127,7 @@ def test_a_segment_counts_only_its_customers_and_their_orders(shop):
 
 
 def test_an_order_moved_to_another_customer_counts_for_the_new_one_only(shop):
-    import_rows("f1,bob,2025-02-01T00:30:00+01:00,12.50,socks")  # was ann's
+    import_orders("f1,bob,2025-02-01T00:30:00+01:00,12.50,socks")  # was ann's
 
     row = one(month(2025, 2))
     # ann has only a refund left in February; the socks are bob's third order, new to him.
@@ -223,7 +174,7 @@ def test_nps_groups_compare_the_customers_by_their_latest_answer_before_the_peri
     _answer_nps(survey, people["d"], 3, before)  # d's latest: a detractor now
     _answer_nps(survey, people["x"], 10, datetime(2025, 2, 2, tzinfo=AMSTERDAM))  # too late
     Customer.objects.filter(ref="d").update(customer_until=date(2025, 2, 20))
-    import_rows(
+    import_orders(
         "1,p,2025-02-03T10:00:00,30.00,shoes",
         "2,p,2025-02-10T10:00:00,50.00,hat",
         "3,q,2025-02-05T10:00:00,40.00,shoes",
@@ -348,7 +299,7 @@ def test_the_kpis_equal_a_plain_computation_whatever_the_order_of_imports(files,
         for ref, who, day, hour, amount, product in rows:
             at = datetime(2025, 2, 10, hour, tzinfo=AMSTERDAM) + timedelta(days=day)
             unique[f"o{ref}"] = (who, at, Decimal(amount), product)
-        import_rows(
+        import_orders(
             *(f"{ref},{w},{at.isoformat()},{a},{p}" for ref, (w, at, a, p) in unique.items())
         )
         placed.update(unique)

@@ -154,7 +154,7 @@ class Command(BaseCommand):
             password = create_demo_support()
             placed = load_demo_orders(rng, today=timezone.localdate())
         self.stdout.write(f"Loaded {len(surveys)} live surveys and {count} responses.")
-        self.stdout.write(f"Loaded {placed.created} orders of the last year.")
+        self.stdout.write(f"Loaded {placed.created} orders and refunds of the last year.")
         self.stdout.write(f"Opened {cases} follow-up cases for the latest unhappy answers.")
         if password:
             self.stdout.write(f"Support agent login: agent / {password}")
