@@ -108,7 +108,9 @@ def customer_counts(
             [*params, *values],
         )
         row = cursor.fetchone()
-    return [CustomerCounts(*row[i : i + 5]) for i in range(0, len(row), 5)]
+    # int(): PostgreSQL sums counts as numeric.
+    counts = [int(value) for value in row]
+    return [CustomerCounts(*counts[i : i + 5]) for i in range(0, len(counts), 5)]
 
 
 def order_counts(period: Period, placed: QuerySet[Order]) -> OrderCounts:
