@@ -61,3 +61,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/worker.py
 	$(BIN)/python bench/followup_latency.py
 	$(BIN)/python bench/followup_pages.py
+	$(BIN)/python bench/kpis.py

@@ -155,46 +155,49 @@ def _header(header: list[str] | None) -> dict[str, int]:
 
 def _parse(reader: "_reader", positions: dict[str, int]) -> Iterator[Staged | Refusal]:
     zone = timezone.get_default_timezone()
+    names = [*COLUMNS, *OPTIONAL_COLUMNS]
+    columns = [positions.get(name) for name in names]
     line_num = reader.line_num
     for row in reader:
         # A quoted value may span lines: a row is named by the line it starts on.
         line, line_num = line_num + 1, reader.line_num
-        if not any(cell.strip() for cell in row):
+        values = [row[i].strip() if i is not None and i < len(row) else "" for i in columns]
+        if not any(values):
             continue  # a blank line
-        values = {name: row[i].strip() if i < len(row) else "" for name, i in positions.items()}
-        problem = _text_problem(values)
-        if problem:
-            yield Refusal(line, *problem)
-            continue
+        ref, customer_ref, ordered_at, amount, product, channel = values
+        # The common case in one go; which value is wrong is found when one is.
+        if not (
+            all(values[:5])
+            and len(ref) <= MAX_LENGTH["ref"]
+            and len(customer_ref) <= MAX_LENGTH["customer_ref"]
+            and len(product) <= MAX_LENGTH["product"]
+            and len(channel) <= MAX_LENGTH["channel"]
+            and not CONTROL.search(ref + customer_ref + product + channel)
+        ):
+            problem = _text_problem(dict(zip(names, values, strict=True)))
+            if problem:
+                yield Refusal(line, *problem)
+                continue
         try:
-            ordered_at = datetime.fromisoformat(values["ordered_at"])
+            when = datetime.fromisoformat(ordered_at)
         except ValueError:
             yield Refusal(
                 line,
                 "ordered_at",
                 _("not an ISO 8601 time such as 2025-03-01T14:30:00+01:00: %(value)r")
-                % {"value": values["ordered_at"]},
+                % {"value": ordered_at},
             )
             continue
-        if ordered_at.tzinfo is None:
-            ordered_at = ordered_at.replace(tzinfo=zone)
-        if not AMOUNT.fullmatch(values["amount"]):
+        if not AMOUNT.fullmatch(amount):
             yield Refusal(
                 line,
                 "amount",
-                _("not an amount such as 12.50 or 12,50: %(value)r") % {"value": values["amount"]},
+                _("not an amount such as 12.50 or 12,50: %(value)r") % {"value": amount},
             )
             continue
-        amount = Decimal(values["amount"].replace(",", "."))
-        yield (
-            line,
-            values["ref"],
-            values["customer_ref"],
-            ordered_at,
-            amount,
-            values["product"],
-            values.get("channel", ""),
-        )
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=zone)
+        yield line, ref, customer_ref, when, Decimal(amount.replace(",", ".")), product, channel
 
 
 def _text_problem(values: dict[str, str]) -> tuple[str, str] | None:
@@ -202,10 +205,9 @@ def _text_problem(values: dict[str, str]) -> tuple[str, str] | None:
         if not values[name]:
             return name, _("empty")
     for name, limit in MAX_LENGTH.items():
-        value = values.get(name, "")
-        if len(value) > limit:
+        if len(values[name]) > limit:
             return name, _("longer than %(limit)d characters") % {"limit": limit}
-        if CONTROL.search(value):
+        if CONTROL.search(values[name]):
             return name, _("contains a control character")
     return None
 
