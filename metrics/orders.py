@@ -79,6 +79,7 @@ class ImportResult:
 # A row of the file that passed the checks of its own: line, then the staged columns.
 Staged = tuple[int, str, str, datetime, Decimal, str, str]
 STAGED = ("line", "ref", "customer_ref", "ordered_at", "amount", "product", "channel")
+STAGED_TYPES = ["int4", "text", "text", "timestamptz", "numeric", "text", "text"]  # binary COPY
 WRITTEN = ("ref", "customer_id", "ordered_at", "amount", "product", "channel")
 FACTS = ("previous_ordered_at", "second_previous_ordered_at", "is_upsell", "previous_upsell_at")
 
@@ -214,7 +215,9 @@ def _text_problem(values: dict[str, str]) -> tuple[str, str] | None:
 
 def _stage(cursor: CursorWrapper, rows: list[Staged]) -> None:
     if connection.vendor == "postgresql":
-        with cursor.cursor.copy(f"COPY order_import ({', '.join(STAGED)}) FROM STDIN") as copy:
+        binary = f"COPY order_import ({', '.join(STAGED)}) FROM STDIN (FORMAT BINARY)"
+        with cursor.cursor.copy(binary) as copy:
+            copy.set_types(STAGED_TYPES)
             for row in rows:
                 copy.write_row(row)
         return
