@@ -2,9 +2,9 @@
 
 Per call, one query counts the customers of every period (S, E, N, L), and one query per
 period counts its orders, reading only that period's orders: the facts about each order's
-history that the counts need (was it the customer's first in the period, their second,
-an upsell) are derived once, when orders are imported (metrics.orders). The formulas are
-in metrics/retention.py.
+history that the counts need (does it follow an order from before the period, is it an
+upsell) are written with it when it is imported (metrics.orders). The formulas are in
+metrics/retention.py.
 """
 
 from collections.abc import Callable, Sequence
@@ -26,11 +26,11 @@ from metrics.periods import Period
 from metrics.retention import CustomerCounts, Kpis, OrderCounts
 from surveys.models import Answer, Customer, Question
 
-# What the NPS groups are compared on, besides B.
-GROUP_KPIS = ("repeat_customer_rate", "churn_rate", "average_order_value", "customer_value")
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
+# What the NPS groups are compared on, besides B.
+GROUP_KPIS = ("repeat_customer_rate", "churn_rate", "average_order_value", "customer_value")
 NPS_GROUPS = {
     "promoters": scoring.PROMOTERS,
     "passives": scoring.PASSIVES,
@@ -99,8 +99,8 @@ def customer_counts(
             values += arguments
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # The plan's cost, high for the first orders looked up, makes PostgreSQL
-            # compile it, which takes several times longer than running it.
+            # PostgreSQL would compile this plan (its estimate is high, for the first
+            # orders it looks up), which takes several times longer than running it.
             cursor.execute("SET LOCAL jit = off")
         # Customers with the same dates counted together, a few thousand kinds of them:
         # materialised, so each customer's first order is looked up once.
@@ -123,12 +123,10 @@ def order_counts(period: Period, placed: QuerySet[Order]) -> OrderCounts:
     since, until = period.bounds()
     counted = Q(amount__gte=0)  # refunds are no orders
     # A customer's first order in the period follows one from before it, or none at all;
-    # their second follows the first.
+    # their second follows the first (a refund follows none).
     first = counted & (Q(previous_ordered_at__isnull=True) | Q(previous_ordered_at__lt=since))
-    second = (
-        counted
-        & Q(previous_ordered_at__gte=since)
-        & (Q(second_previous_ordered_at__isnull=True) | Q(second_previous_ordered_at__lt=since))
+    second = Q(previous_ordered_at__gte=since) & (
+        Q(second_previous_ordered_at__isnull=True) | Q(second_previous_ordered_at__lt=since)
     )
     first_upsell = Q(is_upsell=True) & (
         Q(previous_upsell_at__isnull=True) | Q(previous_upsell_at__lt=since)
@@ -193,11 +191,11 @@ class GroupKpis:
 def nps_groups(period: Period, *, segment: str = "") -> list[GroupKpis]:
     """The KPIs of the period for the customers whose latest NPS answer before it was a
     promoter's, a passive's or a detractor's."""
-    since, _ = period.bounds()
+    since = period.bounds()[0]
     groups = []
     for group, values in NPS_GROUPS.items():
         among = latest_nps_in(since, values)
-        customers, _ = _scoped(segment, among)
+        customers = _scoped(segment, among)[0]
         (row,) = period_kpis([period], segment=segment, among=among)
         groups.append(GroupKpis(group, customers.count(), row))
     return groups

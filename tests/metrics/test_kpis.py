@@ -137,11 +137,15 @@ def test_an_order_moved_to_another_customer_counts_for_the_new_one_only(shop):
     assert Order.objects.get(ref="f1").customer.ref == "bob"
 
 
+def _reads(queries):
+    return [q["sql"] for q in queries if q["sql"].startswith(("SELECT", "WITH"))]
+
+
 def test_kpis_take_one_query_for_the_customers_and_one_per_period(shop):
     periods = calendar_periods("month", date(2025, 4, 1), 6)
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as few:
         kpis.period_kpis(periods)
-    assert len(queries) == 1 + 6
+    assert len(_reads(few)) == 1 + 6
 
     Order.objects.bulk_create(
         Order(
@@ -153,9 +157,9 @@ def test_kpis_take_one_query_for_the_customers_and_one_per_period(shop):
         )
         for i in range(50)
     )
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as many:
         kpis.period_kpis(periods)
-    assert len(queries) == 1 + 6
+    assert len(many) == len(few)
 
 
 def _answer_nps(survey, customer, value, at):
