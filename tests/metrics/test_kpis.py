@@ -92,6 +92,21 @@ def test_march_across_the_dst_change_and_a_customer_who_joined_and_left(shop):
     assert after.orders.orders == 1 and after.orders.revenue == Decimal("40.00")
 
 
+def test_october_ends_at_midnight_in_amsterdam_after_the_clocks_went_back():
+    CustomerFactory(ref="oli", customer_since=date(2025, 1, 1))
+    import_orders(
+        "o1,oli,2025-10-26T02:30:00,10.00,hat",  # the hour that came twice
+        "o2,oli,2025-10-31T23:59:59,10.00,hat",  # 22:59:59 UTC
+        "n1,oli,2025-10-31T23:30:00Z,10.00,hat",  # 00:30 on 1 November in Amsterdam
+        "n2,oli,2025-11-01T00:00:00,10.00,hat",
+    )
+
+    october, november = kpis.period_kpis([month(2025, 10), month(2025, 11)])
+
+    assert (october.orders.orders, november.orders.orders) == (2, 2)
+    assert october.orders.repeat_buyers == november.orders.repeat_buyers == 1
+
+
 def test_a_period_before_anyone_was_a_customer_has_no_retention_or_churn(shop):
     row = one(month(2024, 1))  # dee joined on 1 January 2024: S = 0
 
