@@ -129,6 +129,7 @@ def import_orders(
 
 
 def _staged_columns() -> str:
+    """The staging table's columns, typed as the orders' (with the line of each row)."""
     types = {
         name: Order._meta.get_field(name).db_type(connection)  # type: ignore[union-attr]
         for name in ("ref", *WRITTEN[2:])
