@@ -64,3 +64,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/followup_pages.py
 	$(BIN)/python bench/import_customers.py
 	$(BIN)/python bench/sending.py
+	$(BIN)/python bench/kpis.py

@@ -1,6 +1,7 @@
 """Settings, read from the environment only (see README, "Configuration")."""
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -125,6 +126,10 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("nl", _("Dutch"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = envstr("TIME_ZONE", "Europe/Amsterdam")
+# The one currency of order amounts, an ISO 4217 code.
+CURRENCY = envstr("CURRENCY", "EUR")
+if not re.fullmatch("[A-Z]{3}", CURRENCY):
+    raise ImproperlyConfigured(f"CURRENCY={CURRENCY!r} must be a currency code such as EUR.")
 USE_I18N = True
 USE_TZ = True
 
@@ -244,6 +249,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "metrics.tasks.schedule_repeating_surveys",
         "schedule": 900.0,
     },
+    "resume-order-imports": {"task": "metrics.tasks.resume_order_imports", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -2,21 +2,30 @@
 
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Case, Min, OuterRef, QuerySet, Subquery, Value, When
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import number_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from metrics import sharing
-from metrics.models import AlertChannel, FollowUp, FollowUpNote, FollowUpRule, Notification
+from metrics import order_imports, orders, sharing
+from metrics.models import (
+    AlertChannel,
+    FollowUp,
+    FollowUpNote,
+    FollowUpRule,
+    Notification,
+    Order,
+    OrderImport,
+)
 from metrics.periods import MAX_DAYS, Period
 from metrics.reach import with_response_counts
 from metrics.rollups import recompute_rollups
@@ -217,3 +226,127 @@ class FollowUpAdmin(ReadOnlyAdmin):
     list_select_related = ["survey", "assignee"]
     search_fields = ["comment", "response__customer__email", "response__customer__name"]
     inlines = [NoteInline]
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    """Orders come from imports (see "Order imports"), which also keep the facts of each
+    customer's history that the KPIs read; so they are read here, not edited."""
+
+    list_display = ["ref", "customer", "ordered_at", "amount", "product", "channel"]
+    list_filter = ["channel", "ordered_at"]
+    search_fields = ["ref", "customer__ref", "customer__name", "customer__email", "product"]
+    list_select_related = ["customer"]
+    date_hierarchy = "ordered_at"
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class OrderImportForm(forms.ModelForm):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8, with the columns ref,customer_ref,ordered_at,amount,product and optionally "
+            "channel. Times in ISO 8601 (2025-03-01T14:30:00+01:00, or without an offset in "
+            "the site's time zone), amounts with a point or a comma (12.50 or 12,50), a "
+            "negative amount for a refund. A known ref is updated."
+        ),
+    )
+
+    class Meta:
+        model = OrderImport
+        fields = ["create_customers"]
+
+    def clean_file(self) -> str:
+        upload = self.cleaned_data["file"]
+        self.file_name = upload.name
+        try:
+            return orders.decode(upload.read())
+        except orders.ImportFileError as exc:
+            raise forms.ValidationError(str(exc), code="encoding") from None
+
+
+@admin.register(OrderImport)
+class OrderImportAdmin(admin.ModelAdmin):
+    form = OrderImportForm
+    list_display = ["uploaded_at", "file_name", "status", "progress", "created", "updated"]
+    list_display += ["refused", "uploaded_by"]
+    list_filter = ["status"]
+    list_select_related = ["uploaded_by"]
+    readonly_fields = [
+        "file_name",
+        "status",
+        "progress",
+        "created",
+        "updated",
+        "refused",
+        "refused_rows",
+        "error",
+        "create_customers",
+        "uploaded_by",
+        "uploaded_at",
+        "started_at",
+        "finished_at",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: OrderImport | None = None):
+        return ["file", "create_customers"] if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: OrderImport | None = None):
+        return [] if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # what happened to an upload is history: viewed, not edited
+
+    def save_model(
+        self, request: HttpRequest, obj: OrderImport, form: OrderImportForm, change: bool
+    ) -> None:
+        text = form.cleaned_data["file"]
+        obj.file_name = form.file_name[:255]
+        obj.content = text
+        obj.lines = text.count("\n") + (not text.endswith("\n"))
+        obj.language = translation.get_language() or obj.language
+        obj.uploaded_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+        order_imports.enqueue(obj)
+
+    def response_add(self, request: HttpRequest, obj: OrderImport, post_url_continue=None):
+        # To the upload's page, which follows the import until it is done.
+        return redirect(reverse("admin:metrics_orderimport_change", args=[obj.pk]))
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: OrderImport) -> str:
+        return format_html(
+            '<progress max="100" value="{}">{} %</progress> {}',
+            obj.percent_done,
+            obj.percent_done,
+            _("%(done)s of %(lines)s lines read")
+            % {
+                "done": number_format(obj.lines_done, force_grouping=True),
+                "lines": number_format(obj.lines, force_grouping=True),
+            },
+        )
+
+    @admin.display(description=_("refused rows"))
+    def refused_rows(self, obj: OrderImport) -> str:
+        if not obj.refusals:
+            return "-"
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", (tuple(r) for r in obj.refusals)
+        )
+        more = ""
+        if obj.refused > len(obj.refusals):
+            more = _("The first %(shown)d of %(refused)d refused rows.") % {
+                "shown": len(obj.refusals),
+                "refused": obj.refused,
+            }
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>{}",
+            _("Line"),
+            _("Column"),
+            _("Reason"),
+            rows,
+            more,
+        )

@@ -16,7 +16,7 @@ from itertools import chain
 from typing import overload
 
 from django.db.models import Prefetch
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -24,6 +24,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 
+from metrics import kpi_report
+from metrics.kpis import PeriodKpis
 from metrics.periods import Period
 from surveys.models import Answer, Question, Response, Survey
 
@@ -173,3 +175,15 @@ def _xlsx_cell(sheet: object, value: object) -> object:
         cell.data_type = "s"
         return cell
     return value
+
+
+def kpi_csv_response(choice: kpi_report.Choice, trend: list[PeriodKpis]) -> HttpResponse:
+    """The KPIs of the trend's periods as CSV, numbers never localised; a dozen rows."""
+    response = HttpResponse(BOM, content_type=CSV_CONTENT_TYPE)
+    writer = csv.writer(response)
+    for row in kpi_report.csv_rows(choice, trend):
+        writer.writerow([neutralise(cell) for cell in row])
+    segment = f"-{slugify(choice.segment)}" if slugify(choice.segment) else ""
+    name = f"kpis-{choice.unit}-{choice.period.start.isoformat()}{segment}.csv"
+    response["Content-Disposition"] = _attachment(name)
+    return response

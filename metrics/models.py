@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from metrics.scores import KEY_ROLE
-from surveys.models import Invitation, Question, Response, Survey
+from surveys.models import Customer, Invitation, Language, Question, Response, Survey
 
 
 def new_secret() -> str:
@@ -384,3 +384,123 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.channel or self.recipient}"
+
+
+class Order(models.Model):
+    """A customer's order, input for the loyalty KPIs; a negative amount is a refund.
+
+    The last four fields are facts about the customer's orders before this one, written
+    with it by metrics.orders.write_orders, so that the KPIs of a period read that
+    period's orders only, never the history before it. Refunds are no orders there: they
+    have no such facts.
+    """
+
+    ref = models.CharField(_("reference"), max_length=100)
+    # No index of its own: the (customer, ordered_at) index serves it.
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="orders",
+        verbose_name=_("customer"),
+        db_index=False,
+    )
+    ordered_at = models.DateTimeField(_("ordered at"))
+    amount = models.DecimalField(
+        _("amount"), max_digits=12, decimal_places=2, help_text=_("Negative for a refund.")
+    )
+    product = models.CharField(_("product"), max_length=200)
+    channel = models.CharField(_("channel"), max_length=100, blank=True)
+    # The customer's order before this one and the one before that, in (ordered_at, ref)
+    # order: how a period's orders tell its first and second order of each customer.
+    previous_ordered_at = models.DateTimeField(null=True, editable=False)
+    second_previous_ordered_at = models.DateTimeField(null=True, editable=False)
+    # A product the customer had never ordered before, when they had ordered before.
+    is_upsell = models.BooleanField(default=False, editable=False)
+    previous_upsell_at = models.DateTimeField(null=True, editable=False)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-ordered_at"]
+        indexes = [
+            models.Index(fields=["customer", "ordered_at"]),
+            models.Index(fields=["ordered_at"]),
+        ]
+        constraints = [
+            # A constraint rather than unique=True: no second (LIKE) index to keep up on import.
+            models.UniqueConstraint(fields=["ref"], name="order_unique_ref"),
+            models.CheckConstraint(condition=~Q(ref=""), name="order_ref_not_empty"),
+            models.CheckConstraint(condition=~Q(product=""), name="order_product_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.ref
+
+    @property
+    def is_refund(self) -> bool:
+        return self.amount < 0
+
+
+class OrderImport(models.Model):
+    """A CSV file of orders uploaded in the admin, imported by a Celery task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    file_name = models.CharField(_("file"), max_length=255)
+    # The file itself until it is imported: the database is what every worker can read.
+    content = models.TextField(_("content"), blank=True, editable=False)
+    create_customers = models.BooleanField(
+        _("create unknown customers"),
+        default=False,
+        help_text=_("Otherwise a row with an unknown customer reference is refused."),
+    )
+    # The language of the uploader, in which the refusals are written.
+    language = models.CharField(
+        _("language"), max_length=2, choices=Language.choices, default=Language.EN
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+    lines_done = models.PositiveIntegerField(_("lines read"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    refused = models.PositiveIntegerField(_("refused"), default=0)
+    # The first refused rows, each [line, column, reason].
+    refusals = models.JSONField(_("refused rows"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    # Touched at every batch: an import running without progress for long has lost its worker.
+    progressed_at = models.DateTimeField(_("last progress at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("order import")
+        verbose_name_plural = _("order imports")
+        ordering = ["-uploaded_at"]
+        indexes = [models.Index(fields=["status", "uploaded_at"])]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def percent_done(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(99, 100 * self.lines_done // self.lines) if self.lines else 0
+
+    @property
+    def is_busy(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)

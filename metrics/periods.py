@@ -83,3 +83,28 @@ class PeriodForm(forms.Form):
         if self.is_valid():
             return self.cleaned_data["period"]
         return Period.last(DEFAULT_DAYS)
+
+
+# Calendar periods of the loyalty KPIs, with the number of months in each.
+UNIT_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def _month_start(year: int, month: int) -> date:
+    """The first day of a month counted on from January of `year` (month 13 is January after)."""
+    return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def calendar_period(unit: str, day: date) -> Period:
+    """The month, quarter or year that `day` falls in."""
+    months = UNIT_MONTHS[unit]
+    first = (day.month - 1) // months * months + 1
+    start = date(day.year, first, 1)
+    return Period(start=start, end=_month_start(day.year, first + months) - timedelta(days=1))
+
+
+def calendar_periods(unit: str, last: date, count: int) -> list[Period]:
+    """The `count` months, quarters or years up to the one `last` falls in, oldest first."""
+    periods = [calendar_period(unit, last)]
+    while len(periods) < count:
+        periods.insert(0, calendar_period(unit, periods[0].start - timedelta(days=1)))
+    return periods

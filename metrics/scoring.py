@@ -19,6 +19,8 @@ CSAT_SCALE = range(1, 6)
 YES_NO_SCALE = range(0, 2)
 CES_SCALE = range(1, 8)
 LOYALTY_SCALE = range(1, 11)
+# The answers of each NPS group.
+PROMOTERS, PASSIVES, DETRACTORS = range(9, 11), range(7, 9), range(0, 7)
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,9 @@ def mean(counts: Mapping[int, int], scale: range | None = None) -> Score:
 def nps_groups(counts: Mapping[int, int]) -> Groups:
     _total(counts, NPS_SCALE)
     return Groups(
-        good=_tally(counts, range(9, 11)),
-        neutral=_tally(counts, range(7, 9)),
-        bad=_tally(counts, range(0, 7)),
+        good=_tally(counts, PROMOTERS),
+        neutral=_tally(counts, PASSIVES),
+        bad=_tally(counts, DETRACTORS),
     )
 
 

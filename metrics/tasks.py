@@ -4,7 +4,7 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
-from metrics import followups, notifications, processing, recurring, rollups, sending
+from metrics import followups, notifications, order_imports, processing, recurring, rollups, sending
 from metrics.access import AGENTS
 from surveys.models import Survey
 
@@ -83,3 +83,14 @@ def send_survey_reminders() -> int:
 @shared_task
 def schedule_repeating_surveys() -> int:
     return recurring.schedule()
+
+
+# Well inside the broker's visibility timeout, as the recompute.
+@shared_task(soft_time_limit=60 * 60, time_limit=65 * 60)
+def import_orders(upload_id: int) -> bool:
+    return order_imports.run(upload_id)
+
+
+@shared_task
+def resume_order_imports() -> int:
+    return order_imports.resume_stalled()

@@ -13,6 +13,8 @@ urlpatterns = [
     ),
     path("dashboard/surveys/<int:pk>/qr.svg", views.qr_code, {"kind": "svg"}, name="qr_svg"),
     path("dashboard/surveys/<int:pk>/qr.png", views.qr_code, {"kind": "png"}, name="qr_png"),
+    path("dashboard/kpis/", views.kpi_page, name="kpis"),
+    path("dashboard/kpis/export.csv", views.kpi_export, name="kpis_csv"),
     path("followups/sla/", views.sla_report, name="sla"),
     path("followups/", followup_views.queue, name="queue"),
     path("followups/<int:pk>/", followup_views.followup_detail, name="followup"),

@@ -1,9 +1,10 @@
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from metrics import dashboard, exports, reach, sharing, sla
+from metrics import dashboard, exports, kpi_report, reach, sharing, sla
 from metrics.access import dashboard_view
 from metrics.periods import PeriodForm
 from surveys.models import Survey
@@ -91,3 +92,33 @@ def qr_code(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     response = HttpResponse(sharing.qr_code(survey, kind), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}-qr.{kind}"'
     return response
+
+
+@require_safe
+@dashboard_view
+def kpi_page(request: HttpRequest) -> HttpResponse:
+    form = kpi_report.KpiForm(request.GET or None)
+    report = kpi_report.report(form.choice)
+    return render(
+        request,
+        "metrics/kpis.html",
+        {
+            "form": form,
+            "report": report,
+            "units": kpi_report.UNITS,
+            "order_kpis": kpi_report.ORDER_KPIS,
+            "currency": settings.CURRENCY,
+            "time_zone": settings.TIME_ZONE,
+        },
+    )
+
+
+@require_safe
+@dashboard_view
+def kpi_export(request: HttpRequest) -> HttpResponseBase:
+    form = kpi_report.KpiForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return HttpResponseBadRequest(problems, content_type="text/plain; charset=utf-8")
+    choice = form.choice
+    return exports.kpi_csv_response(choice, kpi_report.trend(choice))

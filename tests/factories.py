@@ -1,8 +1,11 @@
+import io
 from datetime import timedelta
 
 import factory
 from django.utils import timezone
 
+from metrics.orders import ImportResult
+from metrics.orders import import_orders as import_csv
 from metrics.processing import process_response
 from surveys.models import Customer, Invitation, Question, Response, Survey
 from surveys.services import create_survey, submit_response
@@ -68,3 +71,11 @@ def answer(
         response.refresh_from_db()
     process_response(response_id=response.pk)
     return response
+
+
+def import_orders(*rows: str) -> ImportResult:
+    """Orders imported as a CSV file of these rows would be, none of them refused."""
+    text = "ref,customer_ref,ordered_at,amount,product\n" + "\n".join(rows)
+    result = import_csv(lines=io.StringIO(text))
+    assert result.refusals == []
+    return result

@@ -54,6 +54,7 @@ def test_production_settings_pass_the_deployment_checklist():
         ({"SECURE_HSTS_SECONDS": "a year"}, "SECURE_HSTS_SECONDS='a year' is not a whole number"),
         ({"SUPPORT_REPLY_TO": "support"}, "SUPPORT_REPLY_TO='support' is not an email address"),
         ({"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY=0 must be 1 or more"),
+        ({"CURRENCY": "euro"}, "CURRENCY='euro' must be a currency code such as EUR"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(env, message):

@@ -128,3 +128,35 @@ def test_an_answer_off_its_scale_stops_the_load_and_loads_nothing(monkeypatch):
     with pytest.raises(CommandError, match="outside its question's scale"):
         _run("seed_demo", "--responses", "50", "--customers", "5")
     assert not Survey.objects.exists() and not Response.objects.exists()
+
+
+def test_seed_demo_loads_a_year_of_orders_in_which_promoters_buy_more():
+    from django.db.models import Avg, Count, F, Q
+
+    from metrics.models import Order
+    from surveys.models import Customer
+
+    lines = _run("seed_demo", "--responses", "2000", "--customers", "200")
+
+    assert f"Loaded {Order.objects.count()} orders and refunds of the last year." in lines
+    year_ago = timezone.now() - timedelta(days=366)
+    assert not Order.objects.filter(ordered_at__lt=year_ago).exists()
+    assert not Order.objects.filter(ordered_at__gt=timezone.now()).exists()
+    assert Order.objects.filter(amount__lt=0).exists()  # some refunds
+    # Nobody orders after they stopped being a customer (a refund may come after).
+    late = Order.objects.filter(amount__gte=0, ordered_at__date__gte=F("customer__customer_until"))
+    assert not late.exists()
+    customers = (
+        Customer.objects.annotate(
+            mean=Avg(
+                "responses__answers__value", filter=Q(responses__answers__question__role="nps")
+            )
+        )
+        .filter(mean__isnull=False)
+        .annotate(bought=Count("orders", filter=Q(orders__amount__gte=0), distinct=True))
+    )
+    promoters = [c.bought for c in customers if c.mean >= 9]
+    detractors = [c.bought for c in customers if c.mean < 7]
+    assert promoters and detractors
+    assert sum(promoters) / len(promoters) > 1.5 * sum(detractors) / len(detractors)
+    assert Customer.objects.filter(customer_until__isnull=False).exists()

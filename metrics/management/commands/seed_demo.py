@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import cache, cached_property
 from typing import Any
 
@@ -18,11 +19,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
-from django.db.models import Max, Model
+from django.db.models import Avg, Max, Model
 from django.utils import timezone
 from psycopg.types.json import set_json_dumps
 
-from metrics import followups
+from metrics import followups, orders
 from metrics.access import AGENTS
 from metrics.models import AlertChannel, ScoreRollup
 from metrics.rollups import recompute_rollups
@@ -151,7 +152,9 @@ class Command(BaseCommand):
                 )
             cases = open_demo_cases()
             password = create_demo_support()
+            placed = load_demo_orders(rng, today=timezone.localdate())
         self.stdout.write(f"Loaded {len(surveys)} live surveys and {count} responses.")
+        self.stdout.write(f"Loaded {placed.created} orders and refunds of the last year.")
         self.stdout.write(f"Opened {cases} follow-up cases for the latest unhappy answers.")
         if password:
             self.stdout.write(f"Support agent login: agent / {password}")
@@ -409,3 +412,76 @@ def create_demo_support() -> str:
     agent = User.objects.create_user("agent", "agent@example.com", password)
     agent.groups.add(Group.objects.get_or_create(name=AGENTS)[0])
     return password
+
+
+# Demo products and prices; customers mostly order their favourite again.
+PRODUCTS = [
+    ("Coffee beans 1 kg", Decimal("24.90")),
+    ("Espresso machine", Decimal("349.00")),
+    ("Milk frother", Decimal("59.95")),
+    ("Descaler", Decimal("12.50")),
+    ("Paper filters", Decimal("4.95")),
+    ("Tea sampler", Decimal("19.90")),
+    ("Travel mug", Decimal("17.50")),
+    ("Coffee grinder", Decimal("129.00")),
+]
+# By a customer's mean NPS answer: orders a month, the chance of leaving within the year,
+# of trying a product new to them, and of a refund. Promoters buy more.
+BEHAVIOUR = {
+    "promoter": (1.6, 0.04, 0.35, 0.02),
+    "passive": (0.9, 0.12, 0.2, 0.03),
+    "detractor": (0.5, 0.35, 0.1, 0.08),
+    None: (0.8, 0.1, 0.2, 0.03),
+}
+
+
+def _group(mean: float | None) -> str | None:
+    if mean is None:
+        return None
+    return "promoter" if mean >= 9 else "passive" if mean >= 7 else "detractor"
+
+
+def load_demo_orders(rng: random.Random, today: date) -> orders.ImportResult:
+    """A year of orders for the demo customers, through the import, as their NPS answers
+    suggest: promoters order more often and try more products, detractors leave more
+    often (the date set as their customer_until)."""
+    answered = dict(
+        Answer.objects.filter(question__role=Question.Role.NPS, response__customer__isnull=False)
+        .values_list("response__customer")
+        .annotate(mean=Avg("value"))
+        .order_by()
+    )
+    year_ago = today - timedelta(days=365)
+    lines = ["ref,customer_ref,ordered_at,amount,product,channel"]
+    leaving = []
+    for customer in Customer.objects.filter(ref__startswith="DEMO-").order_by("pk"):
+        rate, leaves, tries, refunds = BEHAVIOUR[_group(answered.get(customer.pk))]
+        start = max(customer.customer_since or year_ago, year_ago)
+        end = today
+        if rng.random() < leaves:
+            end = start + timedelta(days=rng.randint(1, max(1, (today - start).days)))
+            customer.customer_until = end
+            leaving.append(customer)
+        favourite = rng.randrange(len(PRODUCTS))
+        days = (end - start).days
+        for _ in range(sum(rng.random() < rate / 30 for _ in range(days))):
+            when = datetime.combine(start, datetime.min.time()) + timedelta(
+                seconds=rng.randrange(max(1, days) * 86400)
+            )
+            product, price = PRODUCTS[
+                rng.randrange(len(PRODUCTS)) if rng.random() < tries else favourite
+            ]
+            amount = price * rng.choice([1, 1, 1, 2])
+            channel = rng.choice(["web", "app", "shop"])
+            number = len(lines)
+            lines.append(
+                f"DEMO-O-{number:06d},{customer.ref},{when:%Y-%m-%dT%H:%M:%S},{amount},{product},{channel}"
+            )
+            if rng.random() < refunds:
+                later = when + timedelta(days=rng.randint(1, 14))
+                if later.date() < today:
+                    lines.append(
+                        f"DEMO-R-{number:06d},{customer.ref},{later:%Y-%m-%dT%H:%M:%S},-{amount},{product},{channel}"
+                    )
+    Customer.objects.bulk_update(leaving, ["customer_until"])
+    return orders.import_orders(lines=[line + "\n" for line in lines])
