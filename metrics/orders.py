@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from metrics.models import Order
+from surveys.imports import CONTROL_CHARACTERS
 from surveys.models import Customer
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ BATCH = 10_000
 # Ten digits before the decimal mark (Order.amount has 12, two of them decimals), then a
 # point or a Dutch comma and at most two decimals.
 AMOUNT = re.compile(r"-?\d{1,10}(?:[.,]\d{1,2})?")
-# Characters XML cannot hold (NUL among them): refused in text that reaches the database.
-CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MAX_LENGTH = {"ref": 100, "customer_ref": 100, "product": 200, "channel": 100}
 # Imports take turns: each derives its customers' facts from the orders before it.
 IMPORT_LOCK = 0x4F52444552  # "ORDER"
@@ -174,7 +173,7 @@ def _parse(reader: "_reader", positions: dict[str, int]) -> Iterator[Staged | Re
             and len(customer_ref) <= MAX_LENGTH["customer_ref"]
             and len(product) <= MAX_LENGTH["product"]
             and len(channel) <= MAX_LENGTH["channel"]
-            and not CONTROL.search(ref + customer_ref + product + channel)
+            and not CONTROL_CHARACTERS.search(ref + customer_ref + product + channel)
         ):
             problem = _text_problem(dict(zip(names, values, strict=True)))
             if problem:
@@ -209,7 +208,7 @@ def _text_problem(values: dict[str, str]) -> tuple[str, str] | None:
     for name, limit in MAX_LENGTH.items():
         if len(values[name]) > limit:
             return name, _("longer than %(limit)d characters") % {"limit": limit}
-        if CONTROL.search(values[name]):
+        if CONTROL_CHARACTERS.search(values[name]):
             return name, _("contains a control character")
     return None
 

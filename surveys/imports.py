@@ -126,7 +126,7 @@ def _parse(reader: Any) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 # What no database text column or spreadsheet cell can hold (NUL, other control
 # characters but tab and line breaks, U+FFFE and U+FFFF).
-FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _rows(reader: Iterator[list[str]]) -> Iterator[list[str]]:
@@ -145,7 +145,7 @@ def _check(header: Sequence[str], cells: list[str], line: int) -> tuple[dict, li
     values: dict[str, Any] = {}
     problems = []
     for name, raw in zip(header, cells, strict=True):
-        if FORBIDDEN.search(raw):
+        if CONTROL_CHARACTERS.search(raw):
             problems.append(Problem(line, name, _("Contains a control character.")))
             continue
         try:
