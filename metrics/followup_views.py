@@ -195,6 +195,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             search, *[options[name][value][1] for name, value in chosen.items()]
         )
         .select_related("survey", "assignee", "response__customer")
+        .prefetch_related("survey__questions")
         .order_by("due_at", "pk")
     )
     facets = _facets(options, chosen, search)

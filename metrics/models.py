@@ -178,11 +178,22 @@ class FollowUp(models.Model):
         return f"#{self.pk} {self.get_reason_display()} ({self.score})"
 
     @property
+    def is_yes_no(self) -> bool:
+        key_role = KEY_ROLE[self.survey.kind]
+        return any(q.role == key_role and q.is_yes_no for q in self.survey.questions.all())
+
+    @property
+    def answer_text(self) -> str:
+        """The key answer as a table shows it: "No" to a yes/no question, else "3"."""
+        if self.is_yes_no:
+            return str(_("Yes") if self.score else _("No"))
+        return str(self.score)
+
+    @property
     def score_text(self) -> str:
         """The answer as people say it: "No" to a yes/no question, else "score 3"."""
-        key_role = KEY_ROLE[self.survey.kind]
-        if any(q.role == key_role and q.is_yes_no for q in self.survey.questions.all()):
-            return str(_("Yes") if self.score else _("No"))
+        if self.is_yes_no:
+            return self.answer_text
         return str(_("score %(score)s") % {"score": self.score})
 
 

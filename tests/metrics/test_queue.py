@@ -194,6 +194,18 @@ def test_escalated_cases_are_marked_as_well_as_overdue_ones(client, agent, nps):
     assert ">Escalated</span>" in page
 
 
+@pytest.mark.parametrize(("language", "no"), [("en", "No"), ("nl", "Nee")])
+def test_a_yes_no_case_shows_its_answer_in_the_queue(client, agent, nps, language, no):
+    delivered = SurveyFactory(template="csat-yes-no", name="Delivered?")
+    yes_no, scale = _case(delivered, 0, "Box was wet"), _case(nps, 3)
+    client.force_login(agent)
+
+    html = _text(client.get(reverse("metrics:queue"), headers={"accept-language": language}))
+
+    assert f">{no}</td>" in _row(html, yes_no)
+    assert ">3</td>" in _row(html, scale)
+
+
 @pytest.fixture
 def mixed(nps, agent, manager):
     """Cases of every kind: two surveys, overdue, due soon, assigned, resolved."""
