@@ -250,6 +250,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 900.0,
     },
     "resume-order-imports": {"task": "metrics.tasks.resume_order_imports", "schedule": 60.0},
+    "resume-customer-imports": {
+        "task": "surveys.tasks.resume_customer_imports",
+        "schedule": 60.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -1,10 +1,11 @@
 """Celery tasks of the survey side: each takes an id and calls a service."""
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.db import transaction
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from surveys.imports import ImportRefused, import_customers
@@ -12,6 +13,8 @@ from surveys.models import CustomerImport
 
 logger = logging.getLogger(__name__)
 
+# An upload not started this long after it came has lost its task with the broker.
+NOT_STARTED = timedelta(minutes=2)
 # An upload of a million rows takes minutes; the broker's visibility timeout is longer.
 IMPORT_TIME_LIMIT = 30 * 60
 
@@ -55,5 +58,27 @@ def import_customer_file(import_id: int) -> None:
 def start_import(*, file_name: str, data: bytes, language: str) -> CustomerImport:
     """Keep the upload and import it in a worker once the row is committed."""
     upload = CustomerImport.objects.create(file_name=file_name[:200], data=data, language=language)
-    transaction.on_commit(lambda: import_customer_file.delay(upload.pk))
+    transaction.on_commit(lambda: _enqueue(upload.pk))
     return upload
+
+
+def _enqueue(import_id: int) -> None:
+    # With the broker down the upload stays waiting for the sweeper below, and the
+    # page that started it still answers.
+    try:
+        import_customer_file.apply_async((import_id,), retry=False)
+    except Exception:
+        logger.warning("Could not enqueue customer import %s; it stays waiting.", import_id)
+
+
+@shared_task
+def resume_customer_imports() -> int:
+    """Enqueue again the uploads still waiting after NOT_STARTED (the claim keeps a late
+    original from importing twice); returns how many."""
+    waiting = CustomerImport.objects.filter(
+        status=CustomerImport.Status.QUEUED, created_at__lt=timezone.now() - NOT_STARTED
+    )
+    ids = list(waiting.order_by("created_at").values_list("pk", flat=True)[:100])
+    for import_id in ids:
+        _enqueue(import_id)
+    return len(ids)

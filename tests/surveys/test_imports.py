@@ -195,3 +195,36 @@ def test_an_import_that_fails_unexpectedly_ends_as_refused(monkeypatch):
     upload.refresh_from_db()
     assert upload.status == CustomerImport.Status.REFUSED
     assert "unexpected error" in upload.message
+
+
+def test_an_upload_made_while_the_broker_is_down_is_imported_by_the_sweeper(
+    admin_client, eager_celery, django_capture_on_commit_callbacks, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+    from kombu.exceptions import OperationalError
+
+    from surveys import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    upload = SimpleUploadedFile("klanten.csv", f"{HEADER}\nC1,a@example.com,A,,en\n".encode())
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks.import_customer_file, "apply_async", broker_down)
+        with django_capture_on_commit_callbacks(execute=True):
+            page = admin_client.post(reverse("admin:surveys_customer_import"), {"file": upload})
+
+    waiting = CustomerImport.objects.get()
+    assert page.status_code == 302
+    assert waiting.status == CustomerImport.Status.QUEUED
+    assert tasks.resume_customer_imports() == 0  # not yet: its task may still come
+
+    CustomerImport.objects.update(created_at=timezone.now() - timedelta(minutes=3))
+    assert tasks.resume_customer_imports() == 1
+
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.created) == (CustomerImport.Status.DONE, 1)
+    assert Customer.objects.filter(ref="C1").exists()
