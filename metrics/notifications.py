@@ -125,7 +125,7 @@ def attempt(notification_id: int) -> float | None:
             logger.exception("Notification %s could not be delivered.", notification.pk)
             error = TransportError(f"{type(error).__name__}: {error}", permanent=True)
         notification.last_error = str(error)[:2000]
-        pause = _pause(notification.attempts)
+        pause = retry_pause(notification.attempts)
         notification.next_attempt_at = timezone.now() + timedelta(seconds=pause)
         if (
             error.permanent
@@ -142,7 +142,7 @@ def attempt(notification_id: int) -> float | None:
     return None
 
 
-def _pause(attempts: int) -> float:
+def retry_pause(attempts: int) -> float:
     """Exponential backoff from 30 seconds, with jitter so retries do not arrive in step."""
     base = min(30 * 2 ** (attempts - 1), LONGEST_PAUSE)
     return min(base * random.uniform(0.5, 1.5), LONGEST_PAUSE)  # noqa: S311 - not a secret

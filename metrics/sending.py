@@ -27,7 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from metrics.models import Notification
-from metrics.notifications import DELIVERING, _pause
+from metrics.notifications import DELIVERING, retry_pause
 from metrics.scores import KEY_ROLE
 from metrics.transports import RecipientRefused, TransportError, email_message, mail_errors
 from surveys.models import Customer, Invitation, Mailing, Survey
@@ -324,7 +324,7 @@ def _send(notification: Notification, connection: BaseEmailBackend) -> bool:
 
 def _record_failure(notification: Notification, error: TransportError) -> None:
     notification.last_error = str(error)[:2000]
-    pause = _pause(notification.attempts)
+    pause = retry_pause(notification.attempts)
     notification.next_attempt_at = timezone.now() + timedelta(seconds=pause)
     if error.permanent or notification.attempts >= GIVE_UP_ATTEMPTS:
         notification.status = Notification.Status.FAILED

@@ -166,7 +166,7 @@ def test_email_channel_sends_text_and_escaped_html():
 
 
 def test_backoff_grows_with_jitter_and_stays_under_an_hour():
-    pauses = [notifications._pause(attempt) for attempt in range(1, 12)]
+    pauses = [notifications.retry_pause(attempt) for attempt in range(1, 12)]
     assert 15 <= pauses[0] <= 45
     assert 30 <= pauses[1] <= 90
     assert all(pause <= 3600 for pause in pauses)
