@@ -189,6 +189,11 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_REFERRER_POLICY = "same-origin"
+# How many proxies in front of the site append to X-Forwarded-For (surveys.clients): 0
+# trusts no such header, so a forged one changes nothing.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT={TRUSTED_PROXY_COUNT} must be 0 or more.")
 X_FRAME_OPTIONS = "DENY"
 
 # Celery: Redis when REDIS_URL is set; otherwise a broker in files under var/ that needs

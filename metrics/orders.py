@@ -25,8 +25,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from metrics.models import Order
-from surveys.imports import CONTROL_CHARACTERS
 from surveys.models import Customer
+from surveys.text import CONTROL_CHARACTERS
 
 if TYPE_CHECKING:
     from _csv import _reader

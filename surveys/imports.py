@@ -6,7 +6,6 @@ is reported with its line, column and reason; the good rows are imported.
 
 import csv
 import io
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from surveys.models import Customer, Language
+from surveys.text import CONTROL_CHARACTERS
 
 REQUIRED = ("ref", "email", "name", "segment", "language")
 OPTIONAL = ("phone", "customer_since", "customer_until")
@@ -126,7 +126,6 @@ def _parse(reader: Any) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 # What no database text column or spreadsheet cell can hold (NUL, other control
 # characters but tab and line breaks, U+FFFE and U+FFFF).
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _rows(reader: Iterator[list[str]]) -> Iterator[list[str]]:

@@ -1,0 +1,26 @@
+"""Who is asking: the client's address as the outermost trusted proxy saw it.
+
+Behind N trusted proxies (TRUSTED_PROXY_COUNT) the client is the Nth address from the
+right of X-Forwarded-For: each proxy appends the address it was reached from, and
+anything to the left of those was written by the client and may be forged. With 0 (the
+default) the header is ignored and the address is the socket's.
+"""
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def client_address(request: HttpRequest) -> str:
+    proxies = settings.TRUSTED_PROXY_COUNT
+    direct = request.META.get("REMOTE_ADDR", "") or ""
+    if proxies <= 0:
+        return direct
+    forwarded = [
+        address.strip()
+        for address in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if address.strip()
+    ]
+    if len(forwarded) < proxies:
+        # Fewer addresses than proxies: the request did not come through all of them.
+        return forwarded[0] if forwarded else direct
+    return forwarded[-proxies]

@@ -1,0 +1,32 @@
+"""Text that people trust is checked where it enters.
+
+XML 1.0 (and so every spreadsheet, and an XLSX export) cannot hold the C0 control
+characters other than tab, newline and carriage return, nor U+FFFE and U+FFFF, nor lone
+surrogates; PostgreSQL refuses a NUL outright. Text from a file or a request is refused
+when it holds one, with a message; text already stored is cleaned with `xml_safe`
+wherever it leaves in a format that cannot hold it.
+"""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def has_control_characters(text: str) -> bool:
+    return CONTROL_CHARACTERS.search(text) is not None
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 cannot hold."""
+    return CONTROL_CHARACTERS.sub("", text)
+
+
+def validate_no_control_characters(value: str) -> None:
+    """A form field's validator: refuse text with a character XML cannot hold."""
+    if isinstance(value, str) and has_control_characters(value):
+        raise ValidationError(
+            _("Contains a control character; please remove it."), code="control_character"
+        )
