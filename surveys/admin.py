@@ -322,6 +322,17 @@ class InvitationForm(forms.ModelForm):
                 raise forms.ValidationError(exc.message, code=exc.reason) from None
         return cleaned
 
+    def full_clean(self) -> None:
+        super().full_clean()
+        # The admin's autocomplete widget looks the submitted choice up again to show it,
+        # and a value that is no id at all fails that query: such a field is shown empty,
+        # with its error.
+        refused = [name for name in self.Meta.fields if name in self.errors]
+        if refused:
+            self.data = self.data.copy()
+            for name in refused:
+                self.data.pop(name, None)
+
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):

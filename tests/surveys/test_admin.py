@@ -278,3 +278,13 @@ def test_the_dutch_admin_speaks_dutch_and_carries_the_product_name(client):
     question = survey.questions.get(role="nps")
     assert f'<b>Vraag:</b> <span class="inline_label">{question.text_nl}' in change
     assert question.text_en not in change.replace(f'value="{question.text_en}"', "")
+
+
+def test_admin_invitation_form_with_a_choice_that_is_no_id_shows_its_error(client, manager):
+    manager.is_superuser = True
+    manager.save()
+    client.force_login(manager)
+    page = client.post("/admin/surveys/invitation/add/", {"survey": "NaN", "customer": "x"})
+    assert page.status_code == 200
+    assert "Select a valid choice" in page.content.decode()
+    assert not Invitation.objects.exists()
