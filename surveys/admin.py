@@ -329,9 +329,7 @@ class InvitationForm(forms.ModelForm):
         # with its error.
         refused = [name for name in self.Meta.fields if name in self.errors]
         if refused:
-            self.data = self.data.copy()
-            for name in refused:
-                self.data.pop(name, None)
+            self.data = {name: value for name, value in self.data.items() if name not in refused}
 
 
 @admin.register(Invitation)
