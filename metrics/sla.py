@@ -5,11 +5,16 @@ the case was opened) and per survey or per assignee, in one query: counts with f
 and medians (metrics.aggregates); only the rows of the report reach Python. Each week
 ends with a totals row (`is_total`) over all of that week's cases, which is also what
 the weekly chart draws.
+
+On PostgreSQL the cases come out of an index that holds them by week and group already
+(FollowUp's `followup_sla_by_*` indexes), with every column the figures need: the
+database reads them in order, with no sort and no table lookups, so a year of 100,000
+cases costs a few times what 1,000 do rather than a hundred times.
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -109,35 +114,6 @@ def weeks(period: Period) -> list[date]:
     return [first + timedelta(weeks=i) for i in range((period.end - first).days // 7 + 1)]
 
 
-class WeekOpened(Func):
-    """Which of the given weeks (their Mondays, oldest first) a case was opened in,
-    counted from 0: a binary search over the weeks' starts at local midnight, written
-    straight into SQL, so that the database compares a few instants per case instead of
-    converting every case's time to the local time zone."""
-
-    output_field = IntegerField()
-
-    def __init__(self, mondays: Sequence[date]) -> None:
-        super().__init__(F("created_at"))
-        zone = timezone.get_current_timezone()
-        self.starts = [datetime.combine(monday, time.min, tzinfo=zone) for monday in mondays]
-
-    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
-        column, column_params = compiler.compile(self.source_expressions[0])
-
-        def search(first: int, end: int) -> tuple[str, list[Any]]:
-            if end - first == 1:
-                return str(first), []
-            middle = (first + end) // 2
-            start = connection.ops.adapt_datetimefield_value(self.starts[middle])
-            before, before_params = search(first, middle)
-            after, after_params = search(middle, end)
-            sql = f"CASE WHEN {column} < %s THEN {before} ELSE {after} END"
-            return sql, [*column_params, start, *before_params, *after_params]
-
-        return search(0, len(self.starts))
-
-
 class GroupName(Subquery):
     """A group's name, looked up once per row of the result rather than joined to every
     case: the column it refers to is grouped already, so it adds nothing to GROUP BY."""
@@ -152,21 +128,25 @@ def _group(by: str) -> tuple[str, dict[str, GroupName]]:
         user = get_user_model().objects.filter(pk=OuterRef("assignee_id"))
         names = ("username", "first_name", "last_name")
         return "assignee_id", {f"assignee_{name}": GroupName(user.values(name)) for name in names}
-    survey = Survey.objects.filter(pk=OuterRef("survey_id"))
+    survey = Survey.objects.filter(pk=OuterRef("survey_id")).order_by()
     return "survey_id", {"survey_name": GroupName(survey.values("name"))}
 
 
 def _figures(now: datetime) -> dict[str, Any]:
     """The aggregates of one row, named as SlaRow's fields."""
     is_open = ~Q(status=FollowUp.Status.RESOLVED)
+    # Counted by a column that is never NULL and that the SLA indexes hold (the key is not
+    # in them, and COUNT(*) takes no filter in Django).
     return {
-        "opened": Count("pk"),
-        "contacted_within": Count("pk", filter=Q(first_contact_at__lte=F("due_at"))),
-        "decided": Count("pk", filter=Q(first_contact_at__isnull=False) | Q(due_at__lt=now)),
+        "opened": Count("created_at"),
+        "contacted_within": Count("created_at", filter=Q(first_contact_at__lte=F("due_at"))),
+        "decided": Count(
+            "created_at", filter=Q(first_contact_at__isnull=False) | Q(due_at__lt=now)
+        ),
         "median_first_contact": Median(F("first_contact_at") - F("created_at")),
         "median_resolve": Median(F("resolved_at") - F("created_at")),
-        "open_now": Count("pk", filter=is_open),
-        "overdue_now": Count("pk", filter=is_open & Q(due_at__lt=now)),
+        "open_now": Count("created_at", filter=is_open),
+        "overdue_now": Count("created_at", filter=is_open & Q(due_at__lt=now)),
     }
 
 
@@ -190,13 +170,15 @@ def sla_rows(period: Period, by: str, *, now: datetime | None = None) -> list[Sl
     start, end = period.bounds()
     mondays = weeks(period)
     cases = (
-        FollowUp.objects.filter(created_at__gte=start, created_at__lt=end)
-        .annotate(week=WeekOpened(mondays))
+        FollowUp.objects.annotate(week=FollowUp.week_opened())
+        # The weeks narrow the index's range; the instants cut its first and last week.
+        .filter(week__gte=mondays[0], week__lte=mondays[-1])
+        .filter(created_at__gte=start, created_at__lt=end)
         .order_by()
     )
     figures = _figures(now)
     found = _per_week_and_group(cases, key, names, figures)
-    rows = [_row(values, mondays, by, figures) for values in found]
+    rows = [_row(values, by, figures) for values in found]
     return sorted(rows, key=_order)
 
 
@@ -242,12 +224,10 @@ def _with_week_totals(queryset: "QuerySet[Any]", group: str) -> list[dict[str, A
     return [dict(zip(aliases, row, strict=True)) for row in rows]
 
 
-def _row(
-    values: dict[str, Any], mondays: Sequence[date], by: str, figures: dict[str, Any]
-) -> SlaRow:
+def _row(values: dict[str, Any], by: str, figures: dict[str, Any]) -> SlaRow:
     key, name = (None, "") if values["is_total"] else _name(values, by)
     return SlaRow(
-        week=mondays[values["week"]],
+        week=values["week"],
         key=key,
         name=name,
         is_total=bool(values["is_total"]),
