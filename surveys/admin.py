@@ -56,6 +56,8 @@ class SurveyChangeForm(forms.ModelForm):
             "status",
             "language",
             "touchpoint",
+            "known_touchpoints",
+            "known_channels",
             "followup_window_hours",
             "resurvey_throttle_days",
             "reminder_after_days",
@@ -65,6 +67,10 @@ class SurveyChangeForm(forms.ModelForm):
             "send_window_start",
             "send_window_end",
         ]
+        widgets = {
+            "known_touchpoints": forms.Textarea(attrs={"rows": 3, "cols": 40}),
+            "known_channels": forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        }
 
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]
@@ -121,6 +127,7 @@ class SurveyAdmin(admin.ModelAdmin):
                 "fields": [
                     "language",
                     "touchpoint",
+                    ("known_touchpoints", "known_channels"),
                     "followup_window_hours",
                     "resurvey_throttle_days",
                 ]

@@ -255,8 +255,13 @@ def submit_response(
     invitation: Invitation | None = None,
     metadata: Mapping[str, str] | None = None,
     language: str,
+    fingerprint: str = "",
 ) -> Response:
-    """Save a respondent's answers, unprocessed; `response_submitted` follows the commit."""
+    """Save a respondent's answers, unprocessed; `response_submitted` follows the commit.
+
+    The metadata is kept as the link gave it; the response counts under a touchpoint and
+    channel the survey knows, else under "other".
+    """
     if not survey.is_live:
         raise SurveyNotLive(survey.slug)
     metadata = dict(metadata or {})
@@ -272,10 +277,13 @@ def submit_response(
                 customer=customer,
                 submitted_at=now,
                 language=language,
-                touchpoint=metadata.get("touchpoint") or survey.touchpoint,
-                channel=metadata.get("channel") or ("invitation" if invitation else "link"),
+                touchpoint=survey.counted_touchpoint(metadata.get("touchpoint", "")),
+                channel=survey.counted_channel(
+                    metadata.get("channel", ""), invited=invitation is not None
+                ),
                 segment=customer.segment if customer else "",
                 metadata=metadata,
+                fingerprint=fingerprint,
             )
     except IntegrityError:
         if invitation is not None and Response.objects.filter(invitation=invitation).exists():
