@@ -217,6 +217,7 @@ def comments(
             question__role=Question.Role.COMMENT,
             response__submitted_at__gte=since,
             response__submitted_at__lt=until,
+            response__excluded_at__isnull=True,
         )
         .annotate(score=Subquery(score.values("value")[:1]))
         .select_related("response")

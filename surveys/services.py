@@ -13,7 +13,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from surveys.models import Answer, Customer, Invitation, Mailing, Question, Response, Survey
-from surveys.signals import response_submitted
+from surveys.signals import response_submitted, responses_excluded
 from surveys.survey_templates import TEMPLATES
 
 
@@ -303,3 +303,25 @@ def submit_response(
 
 def _answer_fields(value: int | str | None) -> dict[str, int | str]:
     return {"value": value} if isinstance(value, int) else {"text": str(value)}
+
+
+@transaction.atomic
+def exclude_burst(*, survey: Survey, fingerprint: str) -> int:
+    """Take a burst of one client's answers out of the survey's scores; returns how many."""
+    excluded = Response.objects.filter(
+        survey=survey, fingerprint=fingerprint, excluded_at__isnull=True
+    ).update(excluded_at=timezone.now())
+    if excluded:
+        responses_excluded.send(sender=Survey, survey=survey)
+    return excluded
+
+
+@transaction.atomic
+def include_burst(*, survey: Survey, fingerprint: str) -> int:
+    """Count an excluded burst in the survey's scores again; returns how many."""
+    included = Response.objects.filter(
+        survey=survey, fingerprint=fingerprint, excluded_at__isnull=False
+    ).update(excluded_at=None)
+    if included:
+        responses_excluded.send(sender=Survey, survey=survey)
+    return included

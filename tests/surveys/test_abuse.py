@@ -11,10 +11,12 @@ from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 from django.urls import reverse
 
-from metrics.models import ScoreRollup
+from metrics import dashboard, rollups
+from metrics.models import FollowUp, ScoreRollup
 from metrics.processing import process_response
 from surveys import clients
 from surveys.models import Response, Survey
+from surveys.services import exclude_burst
 from tests.factories import InvitationFactory, SurveyFactory
 
 pytestmark = pytest.mark.django_db
@@ -231,3 +233,85 @@ def test_staff_see_unknown_touchpoints_together_as_other(client, manager, settin
             "member", flat=True
         )
     ) == {"support", "other"}
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser("admin", "admin@example.com", "pw")
+
+
+def _stuffed(client, survey):
+    """Six detractors from one client and two promoters from two others, processed."""
+    for _ in range(6):
+        _post(client, survey, score="0", REMOTE_ADDR="203.0.113.66")
+    for address in ["198.51.100.1", "198.51.100.2"]:
+        _post(client, survey, score="10", REMOTE_ADDR=address)
+    for response in Response.objects.filter(survey=survey):
+        process_response(response_id=response.pk)
+
+
+def _nps(survey):
+    headline = dashboard.all_time(survey)
+    return headline.score.value, headline.score.n
+
+
+def test_staff_exclude_a_burst_from_the_scores_and_include_it_again(client, nps_survey, superuser):
+    _stuffed(client, nps_survey)
+    assert _nps(nps_survey) == (-50, 8)
+    client.force_login(superuser)
+    url = reverse("admin:surveys_survey_bursts", args=[nps_survey.pk])
+
+    page = client.get(url)
+    (burst,) = page.context["bursts"]
+    assert (burst.responses, burst.excluded) == (6, 0)
+
+    excluded = client.post(
+        url, {"fingerprint": burst.fingerprint, "action": "exclude"}, follow=True
+    )
+
+    assert "6 answers were excluded from the scores" in excluded.content.decode()
+    assert _nps(nps_survey) == (100, 2)
+    assert Response.objects.filter(excluded_at__isnull=False).count() == 6
+    assert excluded.context["bursts"][0].is_excluded
+
+    included = client.post(
+        url, {"fingerprint": burst.fingerprint, "action": "include"}, follow=True
+    )
+
+    assert "6 answers count in the scores again" in included.content.decode()
+    assert _nps(nps_survey) == (-50, 8)
+    assert rollups.recompute_rollups(surveys=[nps_survey]).cells == 0
+
+
+def test_an_excluded_answer_that_was_not_processed_yet_is_never_counted(client, nps_survey):
+    for _ in range(5):
+        _post(client, nps_survey, score="0")
+    fingerprint = Response.objects.values_list("fingerprint", flat=True).first()
+    exclude_burst(survey=nps_survey, fingerprint=fingerprint)
+
+    for response in Response.objects.all():
+        process_response(response_id=response.pk)
+
+    assert _nps(nps_survey) == (None, 0)
+    assert not FollowUp.objects.exists()
+    assert rollups.recompute_rollups(surveys=[nps_survey]).cells == 0
+
+
+def test_a_burst_of_bad_input_changes_nothing(client, nps_survey, superuser):
+    _stuffed(client, nps_survey)
+    client.force_login(superuser)
+    url = reverse("admin:surveys_survey_bursts", args=[nps_survey.pk])
+
+    page = client.post(url, {"fingerprint": "nonsense\x00", "action": "exclude"}, follow=True)
+
+    assert page.status_code == 200
+    assert "Nothing changed." in page.content.decode()
+    assert not Response.objects.filter(excluded_at__isnull=False).exists()
+
+
+def test_only_staff_who_may_change_the_survey_see_its_bursts(client, nps_survey, manager):
+    client.force_login(manager)
+
+    page = client.get(reverse("admin:surveys_survey_bursts", args=[nps_survey.pk]))
+
+    assert page.status_code == 403
