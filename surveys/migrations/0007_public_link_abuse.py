@@ -4,6 +4,35 @@ import surveys.models
 from django.db import migrations, models
 
 
+# A value that this many of a survey's answers came with was in use before surveys had
+# lists of known values: it stays a row of its own. Made-up values are rarely repeated.
+KNOWN_FROM_ANSWERS = 5
+# Recorded by this site's own links, known to every survey (surveys.models).
+BUILT_IN_CHANNELS = {"link", "qr", "embed", "invitation"}
+
+
+def know_the_values_in_use(apps, schema_editor):
+    Survey = apps.get_model("surveys", "Survey")
+    Response = apps.get_model("surveys", "Response")
+    for field, known, built_in in [
+        ("touchpoint", "known_touchpoints", set()),
+        ("channel", "known_channels", BUILT_IN_CHANNELS),
+    ]:
+        in_use = (
+            Response.objects.exclude(**{field: ""})
+            .values_list("survey_id", field)
+            .annotate(answers=models.Count("pk"))
+            .filter(answers__gte=KNOWN_FROM_ANSWERS)
+            .order_by("survey_id", field)
+        )
+        values = {}
+        for survey_id, value, _ in in_use:
+            if value not in built_in:
+                values.setdefault(survey_id, []).append(value)
+        for survey_id, names in values.items():
+            Survey.objects.filter(pk=survey_id).update(**{known: "\n".join(names)})
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -35,4 +64,5 @@ class Migration(migrations.Migration):
             model_name='response',
             index=models.Index(condition=models.Q(('fingerprint', ''), _negated=True), fields=['survey', 'fingerprint'], name='response_fingerprint'),
         ),
+        migrations.RunPython(know_the_values_in_use, migrations.RunPython.noop),
     ]

@@ -10,6 +10,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from metrics import dashboard, rollups
 from metrics.models import FollowUp, ScoreRollup
@@ -18,6 +19,7 @@ from surveys import clients
 from surveys.models import Response, Survey
 from surveys.services import exclude_burst
 from tests.factories import InvitationFactory, SurveyFactory
+from tests.surveys.test_admin import _change_data
 
 pytestmark = pytest.mark.django_db
 
@@ -315,3 +317,65 @@ def test_only_staff_who_may_change_the_survey_see_its_bursts(client, nps_survey,
     page = client.get(reverse("admin:surveys_survey_bursts", args=[nps_survey.pk]))
 
     assert page.status_code == 403
+
+
+def test_staff_list_the_known_touchpoints_and_channels_in_the_admin(admin_client):
+    survey = SurveyFactory(template="nps")
+    url = reverse("admin:surveys_survey_change", args=[survey.pk])
+    data = {"known_touchpoints": "support\r\n\r\n  shop \r\n", "known_channels": "sms"}
+
+    page = admin_client.post(url, _change_data(survey, **data))
+
+    assert page.status_code == 302
+    survey.refresh_from_db()
+    assert survey.counted_touchpoint("shop") == "shop"
+    assert survey.counted_channel("sms", invited=False) == "sms"
+
+
+@pytest.mark.parametrize(
+    ("listed", "message"),
+    [
+        ("support\n" + "x" * 101, "is longer than 100 characters."),
+        ("sup\x07port", "Contains a control character; please remove it."),
+    ],
+)
+def test_a_known_touchpoint_the_links_cannot_give_is_refused(admin_client, listed, message):
+    survey = SurveyFactory(template="nps")
+    url = reverse("admin:surveys_survey_change", args=[survey.pk])
+
+    page = admin_client.post(url, _change_data(survey, known_touchpoints=listed))
+
+    assert page.status_code == 200
+    assert message in page.content.decode()
+    survey.refresh_from_db()
+    assert survey.known_touchpoints == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_values_in_use_before_the_upgrade_stay_known():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("surveys", "0006_reach_customers")], [("surveys", "0007_public_link_abuse")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    survey = old.get_model("surveys", "Survey").objects.create(
+        name="Old", company="Acme", kind="nps", touchpoint="delivery"
+    )
+    Response = old.get_model("surveys", "Response")
+    for touchpoint, channel, times in [("support", "sms", 5), ("x7f3", "zz", 1), ("", "qr", 6)]:
+        for _ in range(times):
+            Response.objects.create(
+                survey=survey,
+                submitted_at=timezone.now(),
+                language="en",
+                touchpoint=touchpoint,
+                channel=channel,
+            )
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+
+    upgraded = Survey.objects.get(pk=survey.pk)
+    assert (upgraded.known_touchpoints, upgraded.known_channels) == ("support", "sms")
