@@ -305,12 +305,21 @@ def _answer_fields(value: int | str | None) -> dict[str, int | str]:
     return {"value": value} if isinstance(value, int) else {"text": str(value)}
 
 
+def _burst(survey: Survey, fingerprint: str) -> QuerySet[Response]:
+    # Answers without a fingerprint (personal invitations) are no burst of anyone's.
+    if not fingerprint:
+        return Response.objects.none()
+    return Response.objects.filter(survey=survey, fingerprint=fingerprint)
+
+
 @transaction.atomic
 def exclude_burst(*, survey: Survey, fingerprint: str) -> int:
     """Take a burst of one client's answers out of the survey's scores; returns how many."""
-    excluded = Response.objects.filter(
-        survey=survey, fingerprint=fingerprint, excluded_at__isnull=True
-    ).update(excluded_at=timezone.now())
+    excluded = (
+        _burst(survey, fingerprint)
+        .filter(excluded_at__isnull=True)
+        .update(excluded_at=timezone.now())
+    )
     if excluded:
         responses_excluded.send(sender=Survey, survey=survey)
     return excluded
@@ -319,9 +328,9 @@ def exclude_burst(*, survey: Survey, fingerprint: str) -> int:
 @transaction.atomic
 def include_burst(*, survey: Survey, fingerprint: str) -> int:
     """Count an excluded burst in the survey's scores again; returns how many."""
-    included = Response.objects.filter(
-        survey=survey, fingerprint=fingerprint, excluded_at__isnull=False
-    ).update(excluded_at=None)
+    included = (
+        _burst(survey, fingerprint).filter(excluded_at__isnull=False).update(excluded_at=None)
+    )
     if included:
         responses_excluded.send(sender=Survey, survey=survey)
     return included

@@ -18,7 +18,7 @@ from metrics.processing import process_response
 from surveys import clients
 from surveys.models import Response, Survey
 from surveys.services import exclude_burst
-from tests.factories import InvitationFactory, SurveyFactory
+from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory, answer
 from tests.surveys.test_admin import _change_data
 
 pytestmark = pytest.mark.django_db
@@ -379,3 +379,10 @@ def test_values_in_use_before_the_upgrade_stay_known():
 
     upgraded = Survey.objects.get(pk=survey.pk)
     assert (upgraded.known_touchpoints, upgraded.known_channels) == ("support", "sms")
+
+
+def test_answers_without_a_fingerprint_are_never_a_burst(nps_survey):
+    answer(nps_survey, 0, customer=CustomerFactory())
+
+    assert exclude_burst(survey=nps_survey, fingerprint="") == 0
+    assert not Response.objects.filter(excluded_at__isnull=False).exists()
