@@ -386,3 +386,31 @@ def test_answers_without_a_fingerprint_are_never_a_burst(nps_survey):
 
     assert exclude_burst(survey=nps_survey, fingerprint="") == 0
     assert not Response.objects.filter(excluded_at__isnull=False).exists()
+
+
+# With REDIS_URL the settings give the cache its timeouts; they are what is tested.
+@pytest.mark.redis
+def test_a_redis_that_does_not_answer_lets_the_answer_through(client, nps_survey, settings):
+    import socket
+
+    # Accepts the connection, then never answers.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    port = silent.getsockname()[1]
+    try:
+        with override_settings(
+            CACHES={
+                "default": {
+                    **UNREACHABLE_CACHE["default"],
+                    "LOCATION": f"redis://127.0.0.1:{port}/0",
+                    "OPTIONS": settings.CACHES["default"]["OPTIONS"],
+                }
+            }
+        ):
+            page = _post(client, nps_survey)
+    finally:
+        silent.close()
+
+    assert page.status_code == 302
+    assert Response.objects.count() == 1
