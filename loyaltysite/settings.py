@@ -109,7 +109,14 @@ if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss"):
     raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} must start with redis:// or rediss://.")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # The public link's rate limit asks on every answer posted: a Redis that does
+            # not answer must fail it (it then lets answers through) within a second, not
+            # hold the respondent's page.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -195,6 +202,24 @@ TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT={TRUSTED_PROXY_COUNT} must be 0 or more.")
 X_FRAME_OPTIONS = "DENY"
+
+# Answers one client may post to one survey's public or personal link (surveys.ratelimit):
+# a person answers once or twice; a script stuffing the ballot is turned away with 429.
+PUBLIC_POSTS_PER_MINUTE = envint("PUBLIC_POSTS_PER_MINUTE", 10)
+PUBLIC_POSTS_PER_DAY = envint("PUBLIC_POSTS_PER_DAY", 50)
+for _name, _limit in [
+    ("PUBLIC_POSTS_PER_MINUTE", PUBLIC_POSTS_PER_MINUTE),
+    ("PUBLIC_POSTS_PER_DAY", PUBLIC_POSTS_PER_DAY),
+]:
+    if _limit < 1:
+        raise ImproperlyConfigured(f"{_name}={_limit} must be 1 or more.")
+# New-case alerts for one survey within a minute, at most; beyond them each alert channel
+# gets one message saying how many cases opened (metrics.notifications).
+CASE_ALERTS_PER_MINUTE = envint("CASE_ALERTS_PER_MINUTE", 10)
+if CASE_ALERTS_PER_MINUTE < 1:
+    raise ImproperlyConfigured(
+        f"CASE_ALERTS_PER_MINUTE={CASE_ALERTS_PER_MINUTE} must be 1 or more."
+    )
 
 # Celery: Redis when REDIS_URL is set; otherwise a broker in files under var/ that needs
 # no server, so a bare machine runs web, worker and scheduler.

@@ -164,6 +164,7 @@ def latest_nps_in(before: datetime, values: range) -> QuerySet[Answer, Any]:
             value__isnull=False,
             response__customer__isnull=False,
             response__submitted_at__lt=before,
+            response__excluded_at__isnull=True,
         )
         .annotate(
             latest=Window(

@@ -334,6 +334,8 @@ class Notification(models.Model):
 
     class Kind(models.TextChoices):
         NEW_CASE = "new_case", _("New case")
+        # Instead of NEW_CASE while a survey's cases open faster than CASE_ALERTS_PER_MINUTE.
+        CASE_BURST = "case_burst", _("Many new cases")
         ESCALATION = "escalation", _("Escalation")
         REMINDER = "reminder", _("Reminder")
         DIGEST = "digest", _("Daily digest")

@@ -13,8 +13,12 @@ from django.utils import timezone
 from metrics import emails
 from metrics.models import AlertChannel, FollowUp, Notification
 from metrics.transports import TransportError, deliver
+from surveys.models import Survey
 
 logger = logging.getLogger(__name__)
+
+# The window of CASE_ALERTS_PER_MINUTE.
+CASE_BURST_WINDOW = timedelta(minutes=1)
 
 CHANNEL_EVENTS: dict[str, str] = {
     Notification.Kind.NEW_CASE: "on_new_case",
@@ -36,6 +40,10 @@ def notify_channels(followup: FollowUp, kind: str) -> list[Notification]:
     ]
     if not channels:
         return []
+    if kind == Notification.Kind.NEW_CASE:
+        opened = cases_in_the_last_minute(followup.survey_id)
+        if opened > settings.CASE_ALERTS_PER_MINUTE:
+            return _notify_burst(followup, channels, opened)
     subject, body = emails.render(
         kind.replace("_", "-"),
         {"followup": followup, "url": case_url(followup)},
@@ -46,6 +54,51 @@ def notify_channels(followup: FollowUp, kind: str) -> list[Notification]:
             kind=kind, channel=channel, followup=followup, subject=subject, body=body
         )
         for channel in channels
+    ]
+    for notification in created:
+        enqueue(notification)
+    return created
+
+
+def cases_in_the_last_minute(survey_id: int) -> int:
+    since = timezone.now() - CASE_BURST_WINDOW
+    return FollowUp.objects.filter(survey_id=survey_id, created_at__gte=since).count()
+
+
+def _notify_burst(
+    followup: FollowUp, channels: list[AlertChannel], opened: int
+) -> list[Notification]:
+    """One message a minute per channel, instead of one per case, while a survey's cases
+    open faster than CASE_ALERTS_PER_MINUTE: a flood must not bury the team's inbox."""
+    # Two workers in one burst take turns at the look below, so each channel is told once.
+    Survey.objects.select_for_update().filter(pk=followup.survey_id).first()
+    told = set(
+        Notification.objects.filter(
+            kind=Notification.Kind.CASE_BURST,
+            followup__survey_id=followup.survey_id,
+            channel__in=channels,
+            created_at__gte=timezone.now() - CASE_BURST_WINDOW,
+        ).values_list("channel_id", flat=True)
+    )
+    untold = [channel for channel in channels if channel.pk not in told]
+    if not untold:
+        return []
+    context = {
+        "survey": followup.survey,
+        "opened": opened,
+        "limit": settings.CASE_ALERTS_PER_MINUTE,
+        "url": settings.SITE_URL + reverse("metrics:queue") + f"?survey={followup.survey_id}",
+    }
+    subject, body = emails.render("case-burst", context, settings.LANGUAGE_CODE)
+    created = [
+        Notification.objects.create(
+            kind=Notification.Kind.CASE_BURST,
+            channel=channel,
+            followup=followup,
+            subject=subject,
+            body=body,
+        )
+        for channel in untold
     ]
     for notification in created:
         enqueue(notification)

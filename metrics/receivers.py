@@ -5,10 +5,10 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
-from metrics import tasks
+from metrics import rollups, tasks
 from metrics.aggregates import SqliteMedian
-from surveys.models import Response
-from surveys.signals import response_submitted
+from surveys.models import Response, Survey
+from surveys.signals import response_submitted, responses_excluded
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +21,13 @@ def enqueue_processing(sender: type[Response], response: Response, **kwargs: Any
         tasks.process_response.apply_async((response.pk,), retry=False)
     except Exception:
         logger.warning("Could not enqueue response %s; the sweeper will process it.", response.pk)
+
+
+@receiver(responses_excluded)
+def recompute_scores(sender: type[Survey], survey: Survey, **kwargs: Any) -> None:
+    # The same rebuild as the nightly one, for this survey only: it skips excluded answers
+    # and counts the included ones again.
+    rollups.recompute_rollups(surveys=[survey])
 
 
 @receiver(connection_created)

@@ -67,6 +67,7 @@ def _read_answers_sql(surveys: Sequence[Survey]) -> tuple[str, Sequence[Any]]:
         Answer.objects.filter(
             response__survey__in=surveys,
             response__processed_at__isnull=False,
+            response__excluded_at__isnull=True,
             value__isnull=False,
         )
         .annotate(
@@ -121,7 +122,8 @@ INSERT INTO {TABLE} ({COLUMNS}) SELECT {COLUMNS} FROM rollup_fresh fresh
 def recompute_rollups(
     *, surveys: Sequence[Survey], progress: Callable[[str], None] | None = None
 ) -> Drift:
-    """Rebuild surveys' rollups from their processed answers; returns what was corrected.
+    """Rebuild surveys' rollups from their processed answers that staff did not exclude;
+    returns what was corrected.
 
     Only differing cells are written, so a survey without drift costs little more than
     counting its answers.

@@ -7,14 +7,22 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from surveys.bursts import BURST_MIN_RESPONSES, bursts
 from surveys.models import Answer, Customer, CustomerImport, Invitation, Question, Response, Survey
-from surveys.services import NotInvited, check_invitable, create_survey, invite
+from surveys.services import (
+    NotInvited,
+    check_invitable,
+    create_survey,
+    exclude_burst,
+    include_burst,
+    invite,
+)
 from surveys.survey_templates import template_choices
 from surveys.tasks import start_import
 
@@ -56,6 +64,8 @@ class SurveyChangeForm(forms.ModelForm):
             "status",
             "language",
             "touchpoint",
+            "known_touchpoints",
+            "known_channels",
             "followup_window_hours",
             "resurvey_throttle_days",
             "reminder_after_days",
@@ -65,6 +75,10 @@ class SurveyChangeForm(forms.ModelForm):
             "send_window_start",
             "send_window_end",
         ]
+        widgets = {
+            "known_touchpoints": forms.Textarea(attrs={"rows": 3, "cols": 40}),
+            "known_channels": forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        }
 
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]
@@ -77,6 +91,13 @@ class SurveyChangeForm(forms.ModelForm):
                 },
             )
         return status
+
+
+class BurstForm(forms.Form):
+    """Which burst to exclude or include again: a fingerprint as surveys.clients makes it."""
+
+    fingerprint = forms.RegexField(regex=r"\A[0-9a-f]{64}\Z")
+    action = forms.ChoiceField(choices=[("exclude", "exclude"), ("include", "include")])
 
 
 class QuestionInline(admin.StackedInline):
@@ -112,7 +133,7 @@ class SurveyAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind", "language"]
     search_fields = ["name", "company", "slug", "touchpoint"]
     actions = ["make_live", "close"]
-    readonly_fields = ["public_link", "kind", "response_count", "created_at"]
+    readonly_fields = ["public_link", "kind", "response_count", "bursts_link", "created_at"]
     fieldsets = [
         (None, {"fields": ["name", "company", "status", "public_link"]}),
         (
@@ -121,6 +142,7 @@ class SurveyAdmin(admin.ModelAdmin):
                 "fields": [
                     "language",
                     "touchpoint",
+                    ("known_touchpoints", "known_channels"),
                     "followup_window_hours",
                     "resurvey_throttle_days",
                 ]
@@ -138,7 +160,7 @@ class SurveyAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (_("About"), {"fields": ["kind", "response_count", "created_at"]}),
+        (_("About"), {"fields": ["kind", "response_count", "bursts_link", "created_at"]}),
     ]
     inlines = [QuestionInline]
 
@@ -168,6 +190,58 @@ class SurveyAdmin(admin.ModelAdmin):
     @admin.display(description=_("responses"), ordering="_response_count")
     def response_count(self, obj: Survey) -> int:
         return obj._response_count  # type: ignore[attr-defined]
+
+    @admin.display(description=_("suspicious bursts"))
+    def bursts_link(self, obj: Survey) -> str:
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:surveys_survey_bursts", args=[obj.pk]),
+            _("Many answers from one client on one day"),
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.bursts_view)
+        return [path("<int:pk>/bursts/", view, name="surveys_survey_bursts"), *super().get_urls()]
+
+    def bursts_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The survey's bursts; a POST excludes one from the scores or includes it again."""
+        survey = get_object_or_404(Survey, pk=pk)
+        if not self.has_change_permission(request, survey):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = BurstForm(request.POST)
+            if not form.is_valid():
+                self.message_user(request, _("Nothing changed."), messages.WARNING)
+                return redirect("admin:surveys_survey_bursts", survey.pk)
+            fingerprint = form.cleaned_data["fingerprint"]
+            if form.cleaned_data["action"] == "include":
+                count = include_burst(survey=survey, fingerprint=fingerprint)
+                text = ngettext(
+                    "%(count)d answer counts in the scores again; the scores were recomputed.",
+                    "%(count)d answers count in the scores again; the scores were recomputed.",
+                    count,
+                )
+            else:
+                count = exclude_burst(survey=survey, fingerprint=fingerprint)
+                text = ngettext(
+                    "%(count)d answer was excluded from the scores; the scores were recomputed.",
+                    "%(count)d answers were excluded from the scores; the scores were recomputed.",
+                    count,
+                )
+            if count:
+                self.message_user(request, text % {"count": count}, messages.SUCCESS)
+            else:
+                self.message_user(request, _("Nothing changed."), messages.WARNING)
+            return redirect("admin:surveys_survey_bursts", survey.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Suspicious bursts of %(survey)s") % {"survey": survey},
+            "survey": survey,
+            "bursts": bursts(survey),
+            "min_responses": BURST_MIN_RESPONSES,
+        }
+        return TemplateResponse(request, "admin/surveys/survey/bursts.html", context)
 
     @admin.display(description=_("public link"))
     def public_link(self, obj: Survey) -> str:
@@ -374,7 +448,14 @@ class AnswerInline(admin.TabularInline):
 class ResponseAdmin(admin.ModelAdmin):
     # Language and channel are filters: the comment needs the room.
     list_display = ["survey", "submitted_at", "customer", "comment", "touchpoint"]
-    list_filter = ["survey", "language", "touchpoint", "channel", "submitted_at"]
+    list_filter = [
+        "survey",
+        "language",
+        "touchpoint",
+        "channel",
+        ("excluded_at", admin.EmptyFieldListFilter),
+        "submitted_at",
+    ]
     search_fields = ["customer__email", "customer__ref", "survey__name"]
     list_select_related = ["survey", "customer"]
     date_hierarchy = "submitted_at"

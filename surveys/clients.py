@@ -8,6 +8,8 @@ default) the header is ignored and the address is the socket's.
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 def client_address(request: HttpRequest) -> str:
@@ -24,3 +26,14 @@ def client_address(request: HttpRequest) -> str:
         # Fewer addresses than proxies: the request did not come through all of them.
         return forwarded[0] if forwarded else direct
     return forwarded[-proxies]
+
+
+def fingerprint(request: HttpRequest) -> str:
+    """A keyed hash of the client's address and browser that tells one day's bursts apart.
+
+    The key is derived from SECRET_KEY and today's date, so the same client has another
+    fingerprint tomorrow and the address cannot be recovered by hashing every address.
+    """
+    salt = f"surveys.clients.fingerprint:{timezone.localdate().isoformat()}"
+    agent = request.META.get("HTTP_USER_AGENT", "")
+    return salted_hmac(salt, f"{client_address(request)}\n{agent}", algorithm="sha256").hexdigest()

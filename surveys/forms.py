@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Field, Layout, Submit
+from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +19,9 @@ CONTROL_PARAMS = ("lang", "score")
 # Added to links by email and ad tools; ignored, so such a link still works.
 TRACKING_PARAMS = ("fbclid", "gclid", "mc_cid", "mc_eid")
 METADATA_MAX_LENGTH = 100
+# A field people never see (hidden by CSS, skipped by the keyboard and screen readers)
+# that form-filling scripts fill in: a response that has it is thanked and not stored.
+HONEYPOT = "website"
 # Buttons of at least 44 px (WCAG 2.5.5) that fit side by side on a 320 px phone.
 PHONE_ROW_MAX = 6
 
@@ -82,7 +85,17 @@ class ResponseForm(forms.Form):
             layout.append(
                 Field(name, template="surveys/scale_field.html") if question.is_scale else name
             )
+        self.fields[HONEYPOT] = forms.CharField(
+            label=_("Leave this field empty"),
+            required=False,
+            widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+        )
+        layout.append(Div(HONEYPOT, css_class="leave-empty", aria_hidden="true"))
         self.helper.layout = Layout(*layout, Submit("submit", _("Send"), css_class="btn-lg w-100"))
+
+    @property
+    def filled_by_a_script(self) -> bool:
+        return bool(self.data.get(HONEYPOT, "").strip())
 
     def answers(self) -> dict[Question, int | str | None]:
         return {q: self.cleaned_data.get(name) for name, q in self.questions.items()}

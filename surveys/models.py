@@ -2,6 +2,7 @@ import secrets
 from datetime import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length
@@ -11,7 +12,17 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from surveys.text import validate_no_control_characters
+
 COMMENT_MAX_LENGTH = 5000
+# A touchpoint's or channel's length, as a link may give it.
+NAME_MAX_LENGTH = 100
+# What a touchpoint or channel that the survey does not know is counted as.
+OTHER = "other"
+# Channels this site's own links record: the public link itself, its QR code and the
+# embedded snippet. INVITATION is reserved for personal invitations.
+LINK_CHANNELS = ("link", "qr", "embed")
+INVITATION = "invitation"
 
 
 def _random_text(size: int) -> str:
@@ -32,6 +43,22 @@ def new_token() -> str:
 class Language(models.TextChoices):
     EN = "en", _("English")
     NL = "nl", _("Dutch")
+
+
+def names(text: str) -> list[str]:
+    """The names of a one-per-line list, without blank lines and surrounding spaces."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def validate_names(text: str) -> None:
+    too_long = [name for name in names(text) if len(name) > NAME_MAX_LENGTH]
+    if too_long:
+        raise ValidationError(
+            _("%(name)s is longer than %(max)d characters."),
+            code="name_too_long",
+            params={"name": too_long[0][:30], "max": NAME_MAX_LENGTH},
+        )
+    validate_no_control_characters(text)
 
 
 class Survey(models.Model):
@@ -117,6 +144,27 @@ class Survey(models.Model):
         help_text=_("Repeating invitations go out on weekdays between these times."),
     )
     send_window_end = models.TimeField(_("send window until"), default=time(11))
+    # Anyone can type a touchpoint or channel into the public link: only these (and the
+    # survey's own touchpoint, and this site's own channels) get rows of their own in the
+    # scores; any other value is counted as OTHER and kept as given in the metadata.
+    known_touchpoints = models.TextField(
+        _("known touchpoints"),
+        blank=True,
+        validators=[validate_names],
+        help_text=_(
+            'One per line, as links give them in ?touchpoint=. Other values count as "other" '
+            "in the scores."
+        ),
+    )
+    known_channels = models.TextField(
+        _("known channels"),
+        blank=True,
+        validators=[validate_names],
+        help_text=_(
+            "One per line, as links give them in ?channel=, besides link, qr and embed. "
+            'Other values count as "other" in the scores.'
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -158,6 +206,22 @@ class Survey(models.Model):
 
     def can_become(self, status: str) -> bool:
         return status == self.status or status in self.TRANSITIONS[self.Status(self.status)]
+
+    def counted_touchpoint(self, given: str) -> str:
+        """The touchpoint a response is counted under: its own when the survey knows it."""
+        if not given:
+            return self.touchpoint
+        known = {self.touchpoint, *names(self.known_touchpoints)} - {""}
+        return given if given in known else OTHER
+
+    def counted_channel(self, given: str, *, invited: bool) -> str:
+        """The channel a response is counted under; a public link never records INVITATION."""
+        if not given:
+            return INVITATION if invited else LINK_CHANNELS[0]
+        known = {*LINK_CHANNELS, *names(self.known_channels)} - {INVITATION}
+        if invited:
+            known.add(INVITATION)
+        return given if given in known else OTHER
 
 
 class Question(models.Model):
@@ -369,6 +433,12 @@ class Response(models.Model):
     segment = models.CharField(_("segment"), max_length=100, blank=True)
     metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    # Who answered a public link, as far as telling bursts apart needs: a keyed hash of
+    # address and browser whose key changes daily (surveys.clients.fingerprint), never
+    # the address itself. Empty for personal invitations, which say who answered.
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, blank=True)
+    # Set by staff to take a burst out of the scores; cleared to count it again.
+    excluded_at = models.DateTimeField(_("excluded from scores at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("response")
@@ -380,6 +450,11 @@ class Response(models.Model):
                 fields=["submitted_at"],
                 condition=Q(processed_at__isnull=True),
                 name="response_unprocessed",
+            ),
+            models.Index(
+                fields=["survey", "fingerprint"],
+                condition=~Q(fingerprint=""),
+                name="response_fingerprint",
             ),
         ]
 

@@ -13,7 +13,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from surveys.models import Answer, Customer, Invitation, Mailing, Question, Response, Survey
-from surveys.signals import response_submitted
+from surveys.signals import response_submitted, responses_excluded
 from surveys.survey_templates import TEMPLATES
 
 
@@ -255,8 +255,13 @@ def submit_response(
     invitation: Invitation | None = None,
     metadata: Mapping[str, str] | None = None,
     language: str,
+    fingerprint: str = "",
 ) -> Response:
-    """Save a respondent's answers, unprocessed; `response_submitted` follows the commit."""
+    """Save a respondent's answers, unprocessed; `response_submitted` follows the commit.
+
+    The metadata is kept as the link gave it; the response counts under a touchpoint and
+    channel the survey knows, else under "other".
+    """
     if not survey.is_live:
         raise SurveyNotLive(survey.slug)
     metadata = dict(metadata or {})
@@ -272,10 +277,13 @@ def submit_response(
                 customer=customer,
                 submitted_at=now,
                 language=language,
-                touchpoint=metadata.get("touchpoint") or survey.touchpoint,
-                channel=metadata.get("channel") or ("invitation" if invitation else "link"),
+                touchpoint=survey.counted_touchpoint(metadata.get("touchpoint", "")),
+                channel=survey.counted_channel(
+                    metadata.get("channel", ""), invited=invitation is not None
+                ),
                 segment=customer.segment if customer else "",
                 metadata=metadata,
+                fingerprint=fingerprint,
             )
     except IntegrityError:
         if invitation is not None and Response.objects.filter(invitation=invitation).exists():
@@ -295,3 +303,34 @@ def submit_response(
 
 def _answer_fields(value: int | str | None) -> dict[str, int | str]:
     return {"value": value} if isinstance(value, int) else {"text": str(value)}
+
+
+def _burst(survey: Survey, fingerprint: str) -> QuerySet[Response]:
+    # Answers without a fingerprint (personal invitations) are no burst of anyone's.
+    if not fingerprint:
+        return Response.objects.none()
+    return Response.objects.filter(survey=survey, fingerprint=fingerprint)
+
+
+@transaction.atomic
+def exclude_burst(*, survey: Survey, fingerprint: str) -> int:
+    """Take a burst of one client's answers out of the survey's scores; returns how many."""
+    excluded = (
+        _burst(survey, fingerprint)
+        .filter(excluded_at__isnull=True)
+        .update(excluded_at=timezone.now())
+    )
+    if excluded:
+        responses_excluded.send(sender=Survey, survey=survey)
+    return excluded
+
+
+@transaction.atomic
+def include_burst(*, survey: Survey, fingerprint: str) -> int:
+    """Count an excluded burst in the survey's scores again; returns how many."""
+    included = (
+        _burst(survey, fingerprint).filter(excluded_at__isnull=False).update(excluded_at=None)
+    )
+    if included:
+        responses_excluded.send(sender=Survey, survey=survey)
+    return included

@@ -2,3 +2,7 @@ from django.dispatch import Signal
 
 # Sent once the response's transaction has committed, with `response`.
 response_submitted = Signal()
+
+# Sent inside the transaction that excludes a survey's responses from its scores or
+# includes them again, with `survey`: the scores change with it, or neither does.
+responses_excluded = Signal()

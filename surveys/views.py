@@ -12,8 +12,10 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
+from surveys.clients import fingerprint
 from surveys.forms import LinkParametersForm, ResponseForm
 from surveys.models import Invitation, Language, Survey
+from surveys.ratelimit import count_public_post
 from surveys.services import AlreadyAnswered, SurveyNotLive, opt_out, submit_response
 
 
@@ -79,11 +81,19 @@ def _respond(
     if invitation is not None and invitation.responded_at is not None:
         return _render(request, survey, language, "surveys/already_answered.html")
 
+    if request.method == "POST" and (wait := count_public_post(request=request, survey=survey)):
+        too_many = _render(request, survey, language, "surveys/too_many.html", status=429)
+        too_many["Retry-After"] = str(wait)
+        return too_many
+
     link = LinkParametersForm(request.GET)
     questions = list(survey.questions.all())
     with translation.override(language):
         if request.method == "POST":
             form = ResponseForm(request.POST, questions=questions, language=language)
+            if form.filled_by_a_script:
+                # Thanked as if it counted, so the script learns nothing; nothing is stored.
+                return redirect(f"{thanks_url}?lang={language}")
             if link.is_valid() and form.is_valid():
                 try:
                     submit_response(
@@ -92,6 +102,8 @@ def _respond(
                         invitation=invitation,
                         metadata=link.metadata,
                         language=language,
+                        # A personal invitation says who answered already.
+                        fingerprint="" if invitation else fingerprint(request),
                     )
                 except AlreadyAnswered:
                     return _render(request, survey, language, "surveys/already_answered.html")

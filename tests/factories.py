@@ -56,7 +56,9 @@ def answer(
 ) -> Response:
     """A response with `value` on the survey's key question (on all three for a loyalty
     survey), submitted and processed as in production; a customer answers through a
-    personal invitation."""
+    personal invitation. The survey is made to know the touchpoint and channel given, as
+    staff set up the ones their links use."""
+    know(survey, **metadata)
     questions = {q.role: q for q in survey.questions.all()}
     keys = ["purchase", "upsell", "recommend"] if survey.kind == "loyalty" else [survey.kind]
     answers: dict[Question, int | str | None] = {questions[role]: value for role in keys}
@@ -71,6 +73,14 @@ def answer(
         response.refresh_from_db()
     process_response(response_id=response.pk)
     return response
+
+
+def know(survey: Survey, touchpoint: str = "", channel: str = "", **_: str) -> None:
+    """The survey knows this touchpoint and channel: they are counted as themselves."""
+    for field, value in [("known_touchpoints", touchpoint), ("known_channels", channel)]:
+        if value:
+            setattr(survey, field, f"{getattr(survey, field)}\n{value}".strip())
+    survey.save(update_fields=["known_touchpoints", "known_channels"])
 
 
 def import_orders(*rows: str) -> ImportResult:

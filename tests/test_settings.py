@@ -54,6 +54,9 @@ def test_production_settings_pass_the_deployment_checklist():
         ({"SECURE_HSTS_SECONDS": "a year"}, "SECURE_HSTS_SECONDS='a year' is not a whole number"),
         ({"SUPPORT_REPLY_TO": "support"}, "SUPPORT_REPLY_TO='support' is not an email address"),
         ({"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY=0 must be 1 or more"),
+        ({"PUBLIC_POSTS_PER_MINUTE": "0"}, "PUBLIC_POSTS_PER_MINUTE=0 must be 1 or more"),
+        ({"PUBLIC_POSTS_PER_DAY": "ten"}, "PUBLIC_POSTS_PER_DAY='ten' is not a whole number"),
+        ({"CASE_ALERTS_PER_MINUTE": "-1"}, "CASE_ALERTS_PER_MINUTE=-1 must be 1 or more"),
         ({"CURRENCY": "euro"}, "CURRENCY='euro' must be a currency code such as EUR"),
     ],
 )

@@ -14,7 +14,7 @@ from metrics.exports import csv_response, export_rows, neutralise, xlsx_response
 from metrics.periods import Period
 from surveys.models import Response, Survey
 from surveys.services import submit_response
-from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
+from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory, know
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +43,7 @@ def _submit(survey, score, comment="", at=None, language="en", customer=None, **
     questions = {q.role: q for q in survey.questions.all()}
     answers = {questions["nps"]: score, questions["comment"]: comment}
     invitation = InvitationFactory(survey=survey, customer=customer) if customer else None
+    know(survey, **metadata)
     response = submit_response(
         survey=survey, answers=answers, metadata=metadata, language=language, invitation=invitation
     )

@@ -14,7 +14,7 @@ from metrics import processing, rollups, tasks
 from metrics.models import FollowUp, ScoreRollup
 from surveys.models import Response
 from surveys.services import submit_response
-from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory
+from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory, know
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +23,7 @@ def _submit(survey, score, comment="", customer=None, **metadata):
     questions = {q.role: q for q in survey.questions.all()}
     answers = {questions["nps"]: score, questions["comment"]: comment}
     invitation = InvitationFactory(survey=survey, customer=customer) if customer else None
+    know(survey, **metadata)
     return submit_response(
         survey=survey, answers=answers, metadata=metadata, language="en", invitation=invitation
     )

@@ -85,6 +85,9 @@ def test_submission_saves_answers_metadata_and_thanks(
     client, nps_survey, django_capture_on_commit_callbacks
 ):
     CustomerFactory(ref="C123", segment="enterprise")
+    Survey.objects.filter(pk=nps_survey.pk).update(
+        known_touchpoints="support", known_channels="email"
+    )
     received = []
     response_submitted.connect(lambda sender, response, **kw: received.append(response), weak=False)
 

@@ -188,6 +188,9 @@ def create_demo_surveys(
                 language=language,
                 status=Survey.Status.LIVE,
                 touchpoint=rng.choice(TOUCHPOINTS),
+                # The demo answers come from these, so none of them counts as "other".
+                known_touchpoints="\n".join(TOUCHPOINTS),
+                known_channels="\n".join(CHANNELS),
             ),
             template=template,
         )
