@@ -195,6 +195,10 @@ TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT={TRUSTED_PROXY_COUNT} must be 0 or more.")
 X_FRAME_OPTIONS = "DENY"
+# Webhook and Slack alert channels may only reach public addresses: a URL naming this
+# machine or the internal network (a cloud's metadata service, Redis) is refused, unless
+# this allows it, e.g. for a receiver on the same network.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 
 # Celery: Redis when REDIS_URL is set; otherwise a broker in files under var/ that needs
 # no server, so a bare machine runs web, worker and scheduler.

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from metrics import webhook_targets
 from metrics.scores import KEY_ROLE
 from surveys.models import Customer, Invitation, Language, Question, Response, Survey
 
@@ -304,6 +305,27 @@ class AlertChannel(models.Model):
                 raise ValidationError(
                     {"target": _("Enter the webhook's full https:// URL.")}
                 ) from None
+            self._check_public_target()
+
+    def _check_public_target(self) -> None:
+        try:
+            webhook_targets.resolve(self.target)
+        except webhook_targets.UnresolvableTarget:
+            raise ValidationError(
+                {"target": _("This address's host name could not be found.")}
+            ) from None
+        except webhook_targets.InternalTarget as refused:
+            raise ValidationError(
+                {
+                    "target": _(
+                        "%(host)s is an internal address (%(address)s): alerts only go to "
+                        "addresses on the internet."
+                    )
+                    % {"host": refused.host, "address": refused.address}
+                }
+            ) from None
+        except webhook_targets.UnusableTarget:
+            raise ValidationError({"target": _("Enter the webhook's full https:// URL.")}) from None
 
 
 class Notification(models.Model):
