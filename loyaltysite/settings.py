@@ -252,6 +252,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "resend-notifications": {"task": "metrics.tasks.resend_notifications", "schedule": 60.0},
     "escalate-and-remind": {"task": "metrics.tasks.escalate_and_remind", "schedule": 300.0},
     "send-digests": {"task": "metrics.tasks.send_digests", "schedule": crontab(hour=7, minute=30)},
+    "expire-free-text": {
+        "task": "metrics.tasks.expire_free_text",
+        "schedule": crontab(hour=4, minute=15),
+    },
     "dispatch-survey-emails": {"task": "metrics.tasks.dispatch_survey_emails", "schedule": 60.0},
     "send-survey-reminders": {"task": "metrics.tasks.send_survey_reminders", "schedule": 3600.0},
     "schedule-repeating-surveys": {

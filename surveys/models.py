@@ -1,4 +1,5 @@
 import secrets
+from collections.abc import Mapping
 from datetime import time
 
 from django.conf import settings
@@ -12,6 +13,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 COMMENT_MAX_LENGTH = 5000
+# A response's metadata that says nothing about who answered; the rest (the `ref` a link
+# carried) is personal.
+NON_PERSONAL_METADATA = ("touchpoint", "channel")
 
 
 def _random_text(size: int) -> str:
@@ -117,6 +121,23 @@ class Survey(models.Model):
         help_text=_("Repeating invitations go out on weekdays between these times."),
     )
     send_window_end = models.TimeField(_("send window until"), default=time(11))
+    anonymous = models.BooleanField(
+        _("anonymous"),
+        default=False,
+        help_text=_(
+            "Answers from then on are not linked to the customer or their invitation, and "
+            "keep no reference or other personal detail from the link."
+        ),
+    )
+    keep_free_text_months = models.PositiveSmallIntegerField(
+        _("keep comments for (months)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Comments and the details a link carried are removed from answers older than "
+            "this, every night; the scores stay. Empty: kept for good."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -158,6 +179,13 @@ class Survey(models.Model):
 
     def can_become(self, status: str) -> bool:
         return status == self.status or status in self.TRANSITIONS[self.Status(self.status)]
+
+    def storable_metadata(self, metadata: Mapping[str, str]) -> dict[str, str]:
+        """What a response keeps of its link's metadata: on an anonymous survey only what
+        says nothing about who answered."""
+        if not self.anonymous:
+            return dict(metadata)
+        return {key: value for key, value in metadata.items() if key in NON_PERSONAL_METADATA}
 
 
 class Question(models.Model):
@@ -244,6 +272,9 @@ class Customer(models.Model):
     opted_out_at = models.DateTimeField(_("opted out at"), null=True, blank=True)
     # Set by a permanent failure at the mail server; cleared when staff correct the email.
     bouncing_since = models.DateTimeField(_("email bouncing since"), null=True, blank=True)
+    # Set when the customer's personal data was erased (metrics.privacy): the row stays,
+    # without anything that says who they are, so their orders and scores still count.
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:

@@ -79,7 +79,7 @@ def _respond(
     if invitation is not None and invitation.responded_at is not None:
         return _render(request, survey, language, "surveys/already_answered.html")
 
-    link = LinkParametersForm(request.GET)
+    link = LinkParametersForm(request.GET, anonymous=survey.anonymous)
     questions = list(survey.questions.all())
     with translation.override(language):
         if request.method == "POST":
