@@ -8,6 +8,7 @@ and their delivery log, the admin's log, uploaded files, the mail folder), and t
 links of their invitations.
 """
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -196,24 +197,35 @@ def _erase_admin_log(customer: Customer, response_ids: list[int], case_ids: list
     )
 
 
+def _naming(customer: Customer) -> re.Pattern[str] | None:
+    """Text naming the customer, in any case: their email, name or phone anywhere, their
+    reference as a whole (a reference "C1" is not named by "C10")."""
+    either = [re.escape(text) for text in _identifiers(customer)]
+    if customer.ref:
+        either.append(rf"(?<![\w-]){re.escape(customer.ref)}(?![\w-])")
+    return re.compile("|".join(either), re.IGNORECASE) if either else None
+
+
 def _erase_customer_uploads(customer: Customer) -> int:
-    """Imported customer files that name the customer are emptied (their report stays);
-    the refusals that quote them lose their reason."""
-    texts = [t.lower() for t in (*_identifiers(customer), customer.ref) if t]
+    """Imported customer files that name the customer are emptied (their report stays),
+    and the refusals that quote them lose their reason. An upload still waiting is left
+    to its import."""
+    naming = _naming(customer)
+    if naming is None:
+        return 0
     changed = 0
     finished = CustomerImport.objects.exclude(
         status__in=[CustomerImport.Status.QUEUED, CustomerImport.Status.RUNNING]
     )
     for upload in finished.only("pk", "data", "problems").iterator(chunk_size=10):
-        named = any(t in bytes(upload.data).decode("utf-8", "replace").lower() for t in texts)
+        named = bool(naming.search(bytes(upload.data).decode("utf-8", "replace")))
         problems = [
-            {**problem, "reason": ""}
-            if any(t in str(problem.get("reason", "")).lower() for t in texts)
-            else problem
+            {**problem, "reason": ""} if naming.search(str(problem.get("reason", ""))) else problem
             for problem in upload.problems
         ]
         if named or problems != upload.problems:
-            upload.data = b"" if named else upload.data
+            if named:
+                upload.data = b""
             upload.problems = problems
             upload.save(update_fields=["data", "problems"])
             changed += 1
@@ -221,14 +233,15 @@ def _erase_customer_uploads(customer: Customer) -> int:
 
 
 def _erase_order_uploads(customer: Customer) -> int:
-    """Order uploads keep only their refusals once imported: those quoting the customer's
-    reference lose their reason."""
-    if not customer.ref:
+    """Order uploads keep only their refusals once imported: those quoting the customer
+    lose their reason."""
+    naming = _naming(customer)
+    if naming is None:
         return 0
     changed = 0
     for upload in OrderImport.objects.exclude(refusals=[]).only("pk", "refusals"):
         refusals = [
-            [line, column, "" if customer.ref in str(reason) else reason]
+            [line, column, "" if naming.search(str(reason)) else reason]
             for line, column, reason in upload.refusals
         ]
         if refusals != upload.refusals:

@@ -19,6 +19,7 @@ from metrics.models import (
     FollowUp,
     Notification,
     Order,
+    OrderImport,
     ScoreRollup,
     StaffAction,
 )
@@ -112,6 +113,11 @@ def ann(agent, manager, mail_folder):
     Order.objects.create(
         ref="O-1", customer=customer, ordered_at=timezone.now(), amount=10, product="shoes"
     )
+    OrderImport.objects.create(
+        file_name="orders.csv",
+        status=OrderImport.Status.DONE,
+        refusals=[[2, "ref", f"The ref O-1 is on lines 2, 3 ({REF})."]],
+    )
     return customer
 
 
@@ -134,6 +140,7 @@ def test_nothing_anywhere_mentions_the_customer_afterwards(ann, bob, mail_folder
         "metrics_notification",
         "django_admin_log",
         "surveys_customerimport",
+        "metrics_orderimport",
     }
     assert any(EMAIL in path.read_text() for path in mail_folder.iterdir())
 
@@ -165,6 +172,21 @@ def test_scores_orders_and_the_customer_row_stay_without_who_they_are(ann):
     assert changed["surveys_invitation"] == 2
     assert changed["surveys_answer"] == 3  # the comments of her two answers and the public one
     assert changed["mail folder"] >= 2
+
+
+def test_a_longer_reference_of_someone_else_is_not_erased(ann):
+    refusals = [
+        [5, "customer_ref", f"No customer has the reference {REF}."],
+        [6, "customer_ref", f"No customer has the reference {REF}0."],
+    ]
+    upload = OrderImport.objects.create(
+        file_name="more.csv", status=OrderImport.Status.DONE, refusals=refusals
+    )
+
+    erase_customer(customer=ann)
+
+    upload.refresh_from_db()
+    assert upload.refusals == [[5, "customer_ref", ""], refusals[1]]
 
 
 def test_the_old_invitation_link_leads_nowhere(client, ann):
