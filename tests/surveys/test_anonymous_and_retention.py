@@ -1,8 +1,12 @@
 """Anonymous surveys keep nothing that says who answered; a survey's retention period
 removes comments and link details from older answers every night, keeping the scores."""
 
+import threading
+
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -55,6 +59,33 @@ def test_an_anonymous_invitation_is_still_answered_once(client, anonymous):
             language="en",
         )
     assert Response.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_many_posts_at_once_to_an_anonymous_invitation_store_one_response():
+    invitation = InvitationFactory(survey__anonymous=True, survey__language="en")
+    url = reverse("surveys:respond_invitation", args=[invitation.token])
+    senders = 20
+    start = threading.Barrier(senders)
+    statuses: list[int] = []
+
+    def send(score: int) -> None:
+        client = Client(raise_request_exception=False)
+        try:
+            start.wait()
+            statuses.append(client.post(url, {"q1": str(score)}).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(i % 11,)) for i in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(statuses) == [200] * (senders - 1) + [302]
+    assert Response.objects.get().invitation is None
 
 
 def test_personal_link_parameters_are_accepted_and_dropped(client, anonymous):
