@@ -271,7 +271,7 @@ def submit_response(
             response = Response.objects.create(
                 survey=survey,
                 # An anonymous answer keeps nothing that says who gave it: no invitation, no
-                # customer, nor any other trace of the respondent a response may carry.
+                # customer (nor a fingerprint of the respondent, should responses keep one).
                 invitation=None if survey.anonymous else invitation,
                 customer=None if survey.anonymous else customer,
                 submitted_at=now,
