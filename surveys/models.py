@@ -161,6 +161,15 @@ class Survey(models.Model):
                 name="survey_repeat_positive",
                 violation_error_message=_("A survey repeats every month at most often."),
             ),
+            # Removing comments the night they arrive would take them from the cases that
+            # need them.
+            models.CheckConstraint(
+                condition=Q(keep_free_text_months__isnull=True) | Q(keep_free_text_months__gte=1),
+                name="survey_keep_free_text_positive",
+                violation_error_message=_(
+                    "Keep comments for a month at least, or leave the field empty."
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from metrics.rollups import recompute_rollups
 from surveys.models import Answer, Invitation, Response
 from surveys.services import AlreadyAnswered, submit_response
 from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory, answer
+from tests.surveys.test_admin import _change_data
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +135,41 @@ def test_an_unhappy_anonymous_answer_opens_a_case_without_a_customer(client, age
 
     assert "answered anonymously" in page.content.decode()
     assert "Ann Jansen" not in page.content.decode()
+
+
+def test_staff_choose_both_in_the_admin(admin_client):
+    survey = SurveyFactory(template="nps")
+    url = reverse("admin:surveys_survey_change", args=[survey.pk])
+    assert "Privacy" in admin_client.get(url).content.decode()
+
+    data = _change_data(survey, anonymous="on", keep_free_text_months="12")
+    page = admin_client.post(url, data)
+
+    assert page.status_code == 302
+    survey.refresh_from_db()
+    assert (survey.anonymous, survey.keep_free_text_months) == (True, 12)
+
+
+@pytest.mark.parametrize(
+    ("months", "message"),
+    [
+        ("0", "Bewaar opmerkingen minstens een maand, of laat het veld leeg."),
+        ("-1", "Zorg ervoor dat deze waarde minstens 0 is."),
+        ("soon", "Voer een geheel getal in."),
+    ],
+)
+def test_a_retention_period_is_a_month_at_least(admin_client, months, message):
+    survey = SurveyFactory(template="nps")
+    url = reverse("admin:surveys_survey_change", args=[survey.pk])
+
+    page = admin_client.post(
+        url, _change_data(survey, keep_free_text_months=months), headers={"accept-language": "nl"}
+    )
+
+    assert page.status_code == 200
+    assert message in page.content.decode()
+    survey.refresh_from_db()
+    assert survey.keep_free_text_months is None
 
 
 def _rollups():
