@@ -269,6 +269,8 @@ def test_the_admin_asks_before_it_erases(admin_client, admin_user, ann, bob):
 
     assert confirm.status_code == 200
     assert EMAIL in confirm.content.decode()
+    dutch = admin_client.post(changelist, chosen, headers={"accept-language": "nl"})
+    assert "De persoonsgegevens van deze klant worden overal gewist" in dutch.content.decode()
     assert Customer.objects.get(pk=ann.pk).email == EMAIL  # nothing yet
 
     done = admin_client.post(changelist, {**chosen, "confirmed": "yes"}, follow=True)
