@@ -202,6 +202,10 @@ TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT={TRUSTED_PROXY_COUNT} must be 0 or more.")
 X_FRAME_OPTIONS = "DENY"
+# Webhook and Slack alert channels may only reach public addresses: a URL naming this
+# machine or the internal network (a cloud's metadata service, Redis) is refused, unless
+# this allows it, e.g. for a receiver on the same network.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 
 # Answers one client may post to one survey's public or personal link (surveys.ratelimit):
 # a person answers once or twice; a script stuffing the ballot is turned away with 429.
@@ -273,6 +277,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "resend-notifications": {"task": "metrics.tasks.resend_notifications", "schedule": 60.0},
     "escalate-and-remind": {"task": "metrics.tasks.escalate_and_remind", "schedule": 300.0},
     "send-digests": {"task": "metrics.tasks.send_digests", "schedule": crontab(hour=7, minute=30)},
+    "expire-free-text": {
+        "task": "metrics.tasks.expire_free_text",
+        "schedule": crontab(hour=4, minute=15),
+    },
     "dispatch-survey-emails": {"task": "metrics.tasks.dispatch_survey_emails", "schedule": 60.0},
     "send-survey-reminders": {"task": "metrics.tasks.send_survey_reminders", "schedule": 3600.0},
     "schedule-repeating-surveys": {

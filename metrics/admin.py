@@ -4,19 +4,21 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import models
 from django.db.models import Case, Min, OuterRef, QuerySet, Subquery, Value, When
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics import order_imports, orders, sharing
+from metrics import order_imports, orders, privacy, sharing
 from metrics.models import (
     AlertChannel,
     FollowUp,
@@ -25,6 +27,7 @@ from metrics.models import (
     Notification,
     Order,
     OrderImport,
+    StaffAction,
 )
 from metrics.periods import MAX_DAYS, Period
 from metrics.reach import with_response_counts
@@ -32,11 +35,12 @@ from metrics.rollups import recompute_rollups
 from metrics.scores import KEY_ROLE
 from metrics.scoring import response_rate
 from metrics.send_admin import SendPage
-from surveys.admin import ResponseAdmin, SurveyAdmin
-from surveys.models import Answer, Response, Survey
+from surveys.admin import CustomerAdmin, ResponseAdmin, SurveyAdmin
+from surveys.models import Answer, Customer, Response, Survey
 
 admin.site.unregister(Survey)
 admin.site.unregister(Response)
+admin.site.unregister(Customer)
 
 
 class FollowUpRuleInline(admin.StackedInline):
@@ -181,6 +185,51 @@ class ResponseWithScoreAdmin(ResponseAdmin):
         if obj._key_scale_max == 1:  # type: ignore[attr-defined] # a yes/no question
             return str(_("Yes") if value else _("No"))
         return str(value)
+
+
+@admin.register(Customer)
+class CustomerWithErasureAdmin(CustomerAdmin):
+    """Customers are erased rather than deleted: deleting took their orders out of the
+    KPIs and left their data in the answers, cases and messages."""
+
+    actions = ["erase_customers"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("surveys.delete_customer")
+
+    @admin.action(
+        description=_("Erase the personal data of the selected customers"),
+        permissions=["erase"],
+    )
+    def erase_customers(
+        self, request: HttpRequest, queryset: QuerySet[Customer]
+    ) -> TemplateResponse | None:
+        customers = list(queryset.order_by("pk"))
+        if request.POST.get("confirmed") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Erase personal data"),
+                "customers": customers,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/surveys/customer/erase.html", context)
+        for customer in customers:
+            privacy.erase_customer(customer=customer, by=request.user)
+        self.message_user(
+            request,
+            ngettext(
+                "The personal data of %(count)d customer was erased.",
+                "The personal data of %(count)d customers was erased.",
+                len(customers),
+            )
+            % {"count": len(customers)},
+            messages.SUCCESS,
+        )
+        return None
 
 
 @admin.register(AlertChannel)
@@ -350,3 +399,30 @@ class OrderImportAdmin(admin.ModelAdmin):
             rows,
             more,
         )
+
+
+@admin.register(StaffAction)
+class StaffActionAdmin(ReadOnlyAdmin):
+    """Who did what to which case, export or customer: kept as it was written."""
+
+    list_display = ["created_at", "username", "action", "object_link", "detail"]
+    list_filter = ["action", "created_at"]
+    search_fields = ["username", "object_id", "detail"]
+    date_hierarchy = "created_at"
+    list_select_related = ["content_type"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description=_("object"))
+    def object_link(self, obj: StaffAction) -> str:
+        if obj.content_type is None:
+            return "-"
+        if obj.content_type.model_class() is FollowUp:
+            url = reverse("metrics:followup", args=[obj.object_id])
+        else:
+            url = reverse(
+                f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change",
+                args=[obj.object_id],
+            )
+        return format_html('<a href="{}">{}</a>', url, obj.object_label)

@@ -13,9 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from metrics import emails
-from metrics.models import FollowUp, FollowUpNote, FollowUpRule, Notification
+from metrics.models import FollowUp, FollowUpNote, FollowUpRule, Notification, StaffAction
 from metrics.notifications import notify_channels, notify_person
 from metrics.scores import KEY_ROLE, default_threshold, tone
+from metrics.staff_actions import record_staff_action
 from surveys.models import Answer, Question, Response, Survey
 
 REASONS = {
@@ -31,6 +32,14 @@ REMIND_BEFORE = timedelta(hours=4)
 
 Status = FollowUp.Status
 Kind = FollowUpNote.Kind
+Action = StaffAction.Action
+# The staff action each kind of logged contact or note is recorded as.
+CONTACT_ACTIONS: dict[str, str] = {
+    Kind.PHONE: Action.CASE_CONTACTED,
+    Kind.EMAIL: Action.CASE_CONTACTED,
+    Kind.NOTE: Action.CASE_NOTE,
+    Kind.REPLY: Action.CASE_REPLIED,
+}
 
 
 RULE_FIELDS = FollowUpRule._meta.concrete_fields
@@ -163,6 +172,9 @@ def assign(*, followup: FollowUp, to: Any, by: Any) -> None:
     followup.assignee = to
     followup.save(update_fields=["assignee"])
     _note(followup, by, Kind.ASSIGNED, to.get_username() if to else "")
+    record_staff_action(
+        by=by, action=Action.CASE_ASSIGNED, target=followup, detail=to.get_username() if to else ""
+    )
 
 
 @transaction.atomic
@@ -174,6 +186,7 @@ def start(*, followup: FollowUp, by: Any) -> None:
         followup.status = Status.IN_PROGRESS
         followup.save(update_fields=["status"])
     _note(followup, by, Kind.STARTED)
+    record_staff_action(by=by, action=Action.CASE_STARTED, target=followup)
 
 
 @transaction.atomic
@@ -184,6 +197,7 @@ def log_contact(*, followup: FollowUp, by: Any, kind: str, text: str) -> None:
     """
     followup = _lock(followup, open_only=False)
     _note(followup, by, kind, text)
+    record_staff_action(by=by, action=CONTACT_ACTIONS[kind], target=followup)
     if kind == Kind.NOTE:
         return
     if followup.first_contact_at is None:
@@ -234,6 +248,7 @@ def resolve(*, followup: FollowUp, by: Any, resolution: str) -> None:
     followup.resolution = resolution
     followup.save(update_fields=["status", "resolved_at", "resolution"])
     _note(followup, by, Kind.RESOLVED, resolution)
+    record_staff_action(by=by, action=Action.CASE_RESOLVED, target=followup)
 
 
 @transaction.atomic
@@ -247,6 +262,7 @@ def reopen(*, followup: FollowUp, by: Any, note: str) -> None:
     followup.resolution = ""
     followup.save(update_fields=["status", "resolved_at", "resolution"])
     _note(followup, by, Kind.REOPENED, note)
+    record_staff_action(by=by, action=Action.CASE_REOPENED, target=followup)
 
 
 def reply_draft(followup: FollowUp) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.db.models.functions import TruncWeek
 from django.utils.translation import gettext_lazy as _
 
+from metrics import webhook_targets
 from metrics.scores import KEY_ROLE
 from surveys.models import Customer, Invitation, Language, Question, Response, Survey
 
@@ -327,6 +328,27 @@ class AlertChannel(models.Model):
                 raise ValidationError(
                     {"target": _("Enter the webhook's full https:// URL.")}
                 ) from None
+            self._check_public_target()
+
+    def _check_public_target(self) -> None:
+        try:
+            webhook_targets.resolve(self.target)
+        except webhook_targets.UnresolvableTarget:
+            raise ValidationError(
+                {"target": _("This address's host name could not be found.")}
+            ) from None
+        except webhook_targets.InternalTarget as refused:
+            raise ValidationError(
+                {
+                    "target": _(
+                        "%(host)s is an internal address (%(address)s): alerts only go to "
+                        "addresses on the internet."
+                    )
+                    % {"host": refused.host, "address": refused.address}
+                }
+            ) from None
+        except webhook_targets.UnusableTarget:
+            raise ValidationError({"target": _("Enter the webhook's full https:// URL.")}) from None
 
 
 class Notification(models.Model):
@@ -540,3 +562,59 @@ class OrderImport(models.Model):
     @property
     def is_busy(self) -> bool:
         return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+
+class StaffAction(models.Model):
+    """Who did what to which case, export or customer, and when: written by the services
+    and views that act, read in the admin, never changed. It holds no personal data of
+    customers (a case or customer is named by its number), so erasure leaves it whole."""
+
+    class Action(models.TextChoices):
+        CASE_ASSIGNED = "case_assigned", _("Assigned a case")
+        CASE_STARTED = "case_started", _("Started a case")
+        CASE_CONTACTED = "case_contacted", _("Logged contact with a customer")
+        CASE_NOTE = "case_note", _("Added a note to a case")
+        CASE_REPLIED = "case_replied", _("Replied to a customer")
+        CASE_RESOLVED = "case_resolved", _("Resolved a case")
+        CASE_REOPENED = "case_reopened", _("Reopened a case")
+        RESPONSES_EXPORTED = "responses_exported", _("Exported responses")
+        KPIS_EXPORTED = "kpis_exported", _("Exported KPIs")
+        CUSTOMER_ERASED = "customer_erased", _("Erased a customer's personal data")
+
+    # Empty for a management command; the name stays when the login is deleted.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    username = models.CharField(_("user name"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("kind of object"),
+    )
+    object_id = models.CharField(_("object id"), max_length=40, blank=True)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("staff action")
+        verbose_name_plural = _("staff actions")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.username or '-'}: {self.get_action_display()} {self.object_label}"
+
+    @property
+    def object_label(self) -> str:
+        """The object by its kind and number, e.g. "follow-up #12", in the reader's language."""
+        if self.content_type is None:
+            return ""
+        return f"{self.content_type.name} #{self.object_id}"

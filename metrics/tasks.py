@@ -4,7 +4,16 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 
-from metrics import followups, notifications, order_imports, processing, recurring, rollups, sending
+from metrics import (
+    followups,
+    notifications,
+    order_imports,
+    privacy,
+    processing,
+    recurring,
+    rollups,
+    sending,
+)
 from metrics.access import AGENTS
 from surveys.models import Survey
 
@@ -94,3 +103,9 @@ def import_orders(upload_id: int) -> bool:
 @shared_task
 def resume_order_imports() -> int:
     return order_imports.resume_stalled()
+
+
+# Well inside the broker's visibility timeout, as the recompute.
+@shared_task(soft_time_limit=60 * 60, time_limit=65 * 60)
+def expire_free_text() -> int:
+    return privacy.expire_free_text()

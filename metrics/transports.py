@@ -1,7 +1,7 @@
 """Delivering a notification: one small transport per kind of channel.
 
-Each raises TransportError, permanent when trying again cannot help (a 4xx answer other
-than 408 and 429); anything else is worth another try later.
+Each raises TransportError, permanent when trying again cannot help (a 3xx or 4xx answer
+other than 408 and 429, an internal address); anything else is worth another try later.
 """
 
 import hashlib
@@ -9,15 +9,13 @@ import hmac
 import http.client
 import json
 import smtplib
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 
-from metrics import emails
+from metrics import emails, webhook_targets
 from metrics.models import AlertChannel, Notification
 
 TIMEOUT = 10  # seconds for one HTTP request
@@ -116,18 +114,30 @@ def _signed(channel: AlertChannel, notification: Notification) -> tuple[bytes, d
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
-    if not url.startswith(("https://", "http://")):
-        raise TransportError(f"Not a web address: {url!r}", permanent=True)
     try:
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-            url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
+        target = webhook_targets.resolve(url)
+    except webhook_targets.UnusableTarget as error:
+        raise TransportError(f"Not a usable address {url!r}: {error}", permanent=True) from None
+    except webhook_targets.InternalTarget as error:
+        raise TransportError(
+            f"Refused {url}: {error}; set WEBHOOK_ALLOW_PRIVATE_TARGETS to allow it",
+            permanent=True,
+        ) from None
+    except webhook_targets.UnresolvableTarget as error:
+        raise TransportError(f"Could not reach {url}: {error}") from None
+    # No redirects are followed: one could lead to an address that was never checked.
+    connection = webhook_targets.connection(target, TIMEOUT)
+    try:
+        connection.request(
+            "POST", target.path, body=body, headers={"Content-Type": "application/json", **headers}
         )
-        with urllib.request.urlopen(request, timeout=TIMEOUT):  # noqa: S310
-            return
-    except urllib.error.HTTPError as error:
-        permanent = 400 <= error.code < 500 and error.code not in RETRYABLE_STATUSES
-        raise TransportError(f"HTTP {error.code} from {url}", permanent=permanent) from None
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        status = connection.getresponse().status
+    except (TimeoutError, OSError) as error:
         raise TransportError(f"Could not reach {url}: {error}") from None
     except (ValueError, http.client.HTTPException) as error:
         raise TransportError(f"Not a usable address {url!r}: {error}", permanent=True) from None
+    finally:
+        connection.close()
+    if status >= 300:
+        permanent = 300 <= status < 500 and status not in RETRYABLE_STATUSES
+        raise TransportError(f"HTTP {status} from {url}", permanent=permanent)

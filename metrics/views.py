@@ -6,7 +6,9 @@ from django.views.decorators.http import require_safe
 
 from metrics import dashboard, exports, kpi_report, reach, sharing, sla
 from metrics.access import dashboard_view
+from metrics.models import StaffAction
 from metrics.periods import PeriodForm
+from metrics.staff_actions import record_staff_action
 from surveys.models import Survey
 
 
@@ -61,9 +63,16 @@ def export(request: HttpRequest, pk: int, fmt: str) -> HttpResponseBase:
     if form.is_bound and not form.is_valid():
         problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return HttpResponseBadRequest(problems, content_type="text/plain; charset=utf-8")
+    period = form.period
+    record_staff_action(
+        by=request.user,
+        action=StaffAction.Action.RESPONSES_EXPORTED,
+        target=survey,
+        detail=f"{fmt.upper()} {period.start.isoformat()}/{period.end.isoformat()}",
+    )
     if fmt == "xlsx":
-        return exports.xlsx_response(survey, form.period)
-    return exports.csv_response(survey, form.period)
+        return exports.xlsx_response(survey, period)
+    return exports.csv_response(survey, period)
 
 
 @require_safe
@@ -121,4 +130,10 @@ def kpi_export(request: HttpRequest) -> HttpResponseBase:
         problems = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return HttpResponseBadRequest(problems, content_type="text/plain; charset=utf-8")
     choice = form.choice
+    segment = f" {choice.segment}" if choice.segment else ""
+    record_staff_action(
+        by=request.user,
+        action=StaffAction.Action.KPIS_EXPORTED,
+        detail=f"CSV {choice.unit} {choice.period.start.isoformat()}{segment}",
+    )
     return exports.kpi_csv_response(choice, kpi_report.trend(choice))

@@ -74,6 +74,8 @@ class SurveyChangeForm(forms.ModelForm):
             "new_customer_delay_days",
             "send_window_start",
             "send_window_end",
+            "anonymous",
+            "keep_free_text_months",
         ]
         widgets = {
             "known_touchpoints": forms.Textarea(attrs={"rows": 3, "cols": 40}),
@@ -160,6 +162,7 @@ class SurveyAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Privacy"), {"fields": ["anonymous", "keep_free_text_months"]}),
         (_("About"), {"fields": ["kind", "response_count", "bursts_link", "created_at"]}),
     ]
     inlines = [QuestionInline]
@@ -317,11 +320,13 @@ class CustomerAdmin(admin.ModelAdmin):
         ("bouncing_since", admin.EmptyFieldListFilter),
     ]
     search_fields = ["name", "email", "phone", "ref"]
-    readonly_fields = ["opted_out_at", "bouncing_since", "created_at"]
+    readonly_fields = ["opted_out_at", "bouncing_since", "erased_at", "created_at"]
     change_list_template = "admin/surveys/customer/change_list.html"
 
     @admin.display(description=_("survey email"))
     def reachable(self, obj: Customer) -> str:
+        if obj.erased_at:
+            return str(_("erased"))
         if obj.opted_out_at:
             return str(_("opted out"))
         if obj.bouncing_since:

@@ -18,6 +18,9 @@ METADATA_PARAMS = ("touchpoint", "channel", "ref")
 CONTROL_PARAMS = ("lang", "score")
 # Added to links by email and ad tools; ignored, so such a link still works.
 TRACKING_PARAMS = ("fbclid", "gclid", "mc_cid", "mc_eid")
+# Who the respondent is, as a mailing tool may add it: an anonymous survey accepts the
+# link and keeps none of it.
+PERSONAL_PARAMS = ("ref", "email")
 METADATA_MAX_LENGTH = 100
 # A field people never see (hidden by CSS, skipped by the keyboard and screen readers)
 # that form-filling scripts fill in: a response that has it is thanked and not stored.
@@ -37,12 +40,16 @@ class LinkParametersForm(forms.Form):
     channel = forms.CharField(required=False)
     ref = forms.CharField(required=False)
 
+    def __init__(self, *args: Any, anonymous: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ignored = set(TRACKING_PARAMS) | (set(PERSONAL_PARAMS) if anonymous else set())
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         unknown = sorted(
             name
             for name in set(self.data) - set(METADATA_PARAMS) - set(CONTROL_PARAMS)
-            if name not in TRACKING_PARAMS and not name.startswith("utm_")
+            if name not in self.ignored and not name.startswith("utm_")
         )
         if unknown:
             raise forms.ValidationError(

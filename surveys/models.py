@@ -1,4 +1,5 @@
 import secrets
+from collections.abc import Mapping
 from datetime import time
 
 from django.conf import settings
@@ -23,6 +24,9 @@ OTHER = "other"
 # embedded snippet. INVITATION is reserved for personal invitations.
 LINK_CHANNELS = ("link", "qr", "embed")
 INVITATION = "invitation"
+# A response's metadata that says nothing about who answered; the rest (the `ref` a link
+# carried) is personal.
+NON_PERSONAL_METADATA = ("touchpoint", "channel")
 
 
 def _random_text(size: int) -> str:
@@ -165,6 +169,23 @@ class Survey(models.Model):
             'Other values count as "other" in the scores.'
         ),
     )
+    anonymous = models.BooleanField(
+        _("anonymous"),
+        default=False,
+        help_text=_(
+            "Answers from then on are not linked to the customer or their invitation, and "
+            "keep no reference or other personal detail from the link."
+        ),
+    )
+    keep_free_text_months = models.PositiveSmallIntegerField(
+        _("keep comments for (months)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Comments and the details a link carried are removed from answers older than "
+            "this, every night; the scores stay. Empty: kept for good."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -187,6 +208,15 @@ class Survey(models.Model):
                 condition=Q(repeat_every_months__isnull=True) | Q(repeat_every_months__gte=1),
                 name="survey_repeat_positive",
                 violation_error_message=_("A survey repeats every month at most often."),
+            ),
+            # Removing comments the night they arrive would take them from the cases that
+            # need them.
+            models.CheckConstraint(
+                condition=Q(keep_free_text_months__isnull=True) | Q(keep_free_text_months__gte=1),
+                name="survey_keep_free_text_positive",
+                violation_error_message=_(
+                    "Keep comments for a month at least, or leave the field empty."
+                ),
             ),
         ]
 
@@ -222,6 +252,13 @@ class Survey(models.Model):
         if invited:
             known.add(INVITATION)
         return given if given in known else OTHER
+
+    def storable_metadata(self, metadata: Mapping[str, str]) -> dict[str, str]:
+        """What a response keeps of its link's metadata: on an anonymous survey only what
+        says nothing about who answered."""
+        if not self.anonymous:
+            return dict(metadata)
+        return {key: value for key, value in metadata.items() if key in NON_PERSONAL_METADATA}
 
 
 class Question(models.Model):
@@ -308,6 +345,9 @@ class Customer(models.Model):
     opted_out_at = models.DateTimeField(_("opted out at"), null=True, blank=True)
     # Set by a permanent failure at the mail server; cleared when staff correct the email.
     bouncing_since = models.DateTimeField(_("email bouncing since"), null=True, blank=True)
+    # Set when the customer's personal data was erased (metrics.privacy): the row stays,
+    # without anything that says who they are, so their orders and scores still count.
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:

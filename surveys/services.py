@@ -264,17 +264,21 @@ def submit_response(
     """
     if not survey.is_live:
         raise SurveyNotLive(survey.slug)
-    metadata = dict(metadata or {})
+    metadata = survey.storable_metadata(metadata or {})
     # Only a personal invitation says who answered: anyone can type ?ref= into a public
     # link, so there it stays metadata and never links a customer.
     customer = invitation.customer if invitation else None
     now = timezone.now()
+    if survey.anonymous and invitation is not None:
+        _claim_anonymously(invitation, now)
     try:
         with transaction.atomic():
             response = Response.objects.create(
                 survey=survey,
-                invitation=invitation,
-                customer=customer,
+                # An anonymous answer keeps nothing that says who gave it: no invitation, no
+                # customer, no fingerprint of the respondent's address and browser.
+                invitation=None if survey.anonymous else invitation,
+                customer=None if survey.anonymous else customer,
                 submitted_at=now,
                 language=language,
                 touchpoint=survey.counted_touchpoint(metadata.get("touchpoint", "")),
@@ -283,7 +287,7 @@ def submit_response(
                 ),
                 segment=customer.segment if customer else "",
                 metadata=metadata,
-                fingerprint=fingerprint,
+                fingerprint="" if survey.anonymous else fingerprint,
             )
     except IntegrityError:
         if invitation is not None and Response.objects.filter(invitation=invitation).exists():
@@ -294,11 +298,26 @@ def submit_response(
         for question, value in answers.items()
         if value not in (None, "")
     )
-    if invitation is not None:
+    if invitation is not None and not survey.anonymous:
         Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
         invitation.responded_at = now
     transaction.on_commit(lambda: response_submitted.send(sender=Response, response=response))
     return response
+
+
+def _claim_anonymously(invitation: Invitation, now: datetime) -> None:
+    """Mark an anonymous survey's invitation answered, once, or raise AlreadyAnswered.
+
+    Without a link from the response, this claim is what allows one answer per
+    invitation. It records only the day: the throttle, reminders and response rates need
+    no more, and the exact time would point to the response submitted then.
+    """
+    day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    if not Invitation.objects.filter(pk=invitation.pk, responded_at__isnull=True).update(
+        responded_at=day
+    ):
+        raise AlreadyAnswered(invitation.token)
+    invitation.responded_at = day
 
 
 def _answer_fields(value: int | str | None) -> dict[str, int | str]:

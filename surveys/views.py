@@ -86,7 +86,7 @@ def _respond(
         too_many["Retry-After"] = str(wait)
         return too_many
 
-    link = LinkParametersForm(request.GET)
+    link = LinkParametersForm(request.GET, anonymous=survey.anonymous)
     questions = list(survey.questions.all())
     with translation.override(language):
         if request.method == "POST":

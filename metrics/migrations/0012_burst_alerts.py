@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metrics', '0010_orders'),
+        ('metrics', '0011_followup_sla_by_week'),
     ]
 
     operations = [

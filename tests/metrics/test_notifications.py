@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import socket
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,13 @@ from surveys.services import submit_response
 from tests.factories import CustomerFactory, InvitationFactory, SurveyFactory, answer
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed(settings):
+    # The receivers here listen on 127.0.0.1, an address webhooks may not reach by default
+    # (tests/metrics/test_webhook_targets.py).
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
 
 
 class Receiver:
@@ -253,7 +261,9 @@ def test_slack_mentions_and_links_in_a_comment_stay_text(receiver_factory):
         ("slack", "hooks.slack.com/services/x", False),
     ],
 )
-def test_channel_addresses_are_checked(kind, target, valid):
+def test_channel_addresses_are_checked(kind, target, valid, monkeypatch):
+    public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 443))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: public)
     channel = AlertChannel(name="x", kind=kind, target=target)
     if valid:
         channel.full_clean()

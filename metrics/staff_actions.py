@@ -1,0 +1,26 @@
+"""The record of what staff did to cases, exports and customers (metrics.models.StaffAction)."""
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from metrics.models import StaffAction
+
+
+def record_staff_action(
+    *, by: Any, action: str, target: models.Model | None = None, detail: str = ""
+) -> StaffAction:
+    """Write down that `by` (a user; None for a command) did `action` to `target`.
+
+    The object is kept by its kind and number only, never by its text: a customer's
+    name would outlive their erasure here.
+    """
+    return StaffAction.objects.create(
+        user=by,
+        username=by.get_username() if by is not None else "",
+        action=action,
+        content_type=ContentType.objects.get_for_model(target) if target is not None else None,
+        object_id=str(target.pk) if target is not None else "",
+        detail=detail[:300],
+    )
