@@ -16,14 +16,13 @@ from django.utils.translation import gettext_lazy as _
 
 from metrics import followups
 from metrics.access import AGENTS, MANAGERS
-from metrics.models import FollowUp, FollowUpNote
+from metrics.models import SUBJECT_MAX_LENGTH, FollowUp, FollowUpNote
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django_stubs_ext import StrOrPromise
 
 TEXT_MAX_LENGTH = 5000
-SUBJECT_MAX_LENGTH = 200  # Notification.subject
 REPLY_MAX_LENGTH = 10000
 
 
