@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from metrics import followups
 from metrics.access import AGENTS, MANAGERS
 from metrics.models import SUBJECT_MAX_LENGTH, FollowUp, FollowUpNote
+from surveys.text import validate_no_control_characters
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 TEXT_MAX_LENGTH = 5000
 REPLY_MAX_LENGTH = 10000
+SEARCH_MAX_LENGTH = 100
 
 
 def colleagues() -> "QuerySet[User]":
@@ -41,6 +43,16 @@ def colleagues() -> "QuerySet[User]":
 def person(user: Any) -> str:
     """A colleague as people see them: the full name, else the username."""
     return str(user.get_full_name() or user.get_username())
+
+
+class QueueSearchForm(forms.Form):
+    """The queue's customer search: words that reach the database are checked first."""
+
+    q = forms.CharField(required=False, validators=[validate_no_control_characters])
+
+    @property
+    def words(self) -> str:
+        return self.cleaned_data["q"].strip()[:SEARCH_MAX_LENGTH] if self.is_valid() else ""
 
 
 class CaseForm(forms.Form):

@@ -11,6 +11,7 @@ wherever it leaves in a format that cannot hold it. Text composed from people's 
 import re
 
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -18,6 +19,14 @@ CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\
 
 def has_control_characters(text: str) -> bool:
     return CONTROL_CHARACTERS.search(text) is not None
+
+
+def query_has_control_characters(query: QueryDict) -> bool:
+    """Whether any name or value of a query string holds such a character."""
+    return any(
+        has_control_characters(name) or any(has_control_characters(value) for value in values)
+        for name, values in query.lists()
+    )
 
 
 def xml_safe(text: str) -> str:
