@@ -65,6 +65,9 @@ class CaseForm(forms.Form):
         # Several forms share the page: prefix the ids, keep the field names plain.
         kwargs.setdefault("auto_id", self.url_name.removeprefix("followup_") + "_%s")
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                field.validators.append(validate_no_control_characters)
         self.followup = followup
         self.helper = FormHelper(self)
         self.helper.form_action = reverse(f"metrics:{self.url_name}", args=[followup.pk])
