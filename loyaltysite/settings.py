@@ -2,6 +2,7 @@
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
     "surveys",
     "metrics",
 ]
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a lockout found during the view into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "loyaltysite.urls"
@@ -118,6 +122,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins lock out a user name from a client address (django-axes), for a while.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+if LOGIN_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"LOGIN_FAILURE_LIMIT={LOGIN_FAILURE_LIMIT} must be 1 or more.")
+LOGIN_COOLOFF_MINUTES = envint("LOGIN_COOLOFF_MINUTES", 15)
+if LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured(f"LOGIN_COOLOFF_MINUTES={LOGIN_COOLOFF_MINUTES} must be 1 or more.")
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+# Both together: a stranger guessing cannot lock a colleague out from their own desk.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address as surveys.clients reads it, so TRUSTED_PROXY_COUNT applies here too.
+AXES_CLIENT_IP_CALLABLE = "surveys.clients.client_address"
+AXES_LOCKOUT_CALLABLE = "loyaltysite.accounts.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# Only failures are needed; a log of every login would be personal data kept for nothing.
+AXES_DISABLE_ACCESS_LOG = True
+# Password reset emails asked for per hour, per client address and per email address.
+PASSWORD_RESETS_PER_HOUR = envint("PASSWORD_RESETS_PER_HOUR", 5)
+if PASSWORD_RESETS_PER_HOUR < 1:
+    raise ImproperlyConfigured(
+        f"PASSWORD_RESETS_PER_HOUR={PASSWORD_RESETS_PER_HOUR} must be 1 or more."
+    )
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "metrics:overview"
 LOGOUT_REDIRECT_URL = "login"
