@@ -128,9 +128,17 @@ def test_survey_pages_and_exports_refuse_control_characters_in_their_filters(cli
     assert (export.status_code, kpis.status_code) == (400, 400)
 
 
+def _parameter(list_filter) -> str:
+    if isinstance(list_filter, str):
+        return list_filter
+    if isinstance(list_filter, tuple):
+        return list_filter[0]
+    return list_filter.parameter_name
+
+
 def _changelists():
     for model, model_admin in admin.site._registry.items():
-        filters = [f if isinstance(f, str) else f[0] for f in model_admin.list_filter]
+        filters = [_parameter(f) for f in model_admin.list_filter]
         url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         yield pytest.param(url, filters, id=model._meta.label)
 
