@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def _copyable_link(url: str, label: "StrOrPromise", size: int = 70) -> str:
     """A link in a read-only box that selects itself, ready to copy, and opens in a tab."""
     return format_html(
-        '<input type="text" readonly value="{}" size="{}" aria-label="{}" onfocus="this.select()">'
+        '<input type="text" readonly value="{}" size="{}" aria-label="{}" data-select-on-focus>'
         ' <a href="{}" target="_blank" rel="noopener">{}</a>',
         url,
         size,
@@ -64,6 +64,7 @@ class SurveyChangeForm(forms.ModelForm):
             "new_customer_delay_days",
             "send_window_start",
             "send_window_end",
+            "frame_origins",
         ]
 
     def clean_status(self) -> str:
@@ -123,6 +124,7 @@ class SurveyAdmin(admin.ModelAdmin):
                     "touchpoint",
                     "followup_window_hours",
                     "resurvey_throttle_days",
+                    "frame_origins",
                 ]
             },
         ),
@@ -141,6 +143,9 @@ class SurveyAdmin(admin.ModelAdmin):
         (_("About"), {"fields": ["kind", "response_count", "created_at"]}),
     ]
     inlines = [QuestionInline]
+
+    class Media:
+        js = ["js/select-on-focus.js"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Survey]:
         return super().get_queryset(request).annotate(_response_count=Count("responses"))
@@ -341,6 +346,9 @@ class InvitationAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "survey"]
     autocomplete_fields = ["customer", "survey"]
     readonly_fields = ["link", "created_at", "sent_at", "reminded_at", "responded_at"]
+
+    class Media:
+        js = ["js/select-on-focus.js"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
         # Who was invited to what is history once the link exists.

@@ -1,7 +1,9 @@
+import re
 import secrets
 from datetime import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length
@@ -12,6 +14,24 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 COMMENT_MAX_LENGTH = 5000
+
+
+# An origin as CSP's frame-ancestors takes it: scheme and host, perhaps a port; no path.
+ORIGIN = re.compile(
+    r"https?://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?",
+    re.IGNORECASE,
+)
+
+
+def validate_origins(value: str) -> None:
+    """One origin per line, such as https://www.example.com: no path, no wildcard."""
+    refused = [line for line in value.split() if not ORIGIN.fullmatch(line)]
+    if refused:
+        raise ValidationError(
+            _("Not an origin such as https://www.example.com: %(origins)s"),
+            code="invalid_origin",
+            params={"origins": ", ".join(line[:60] for line in refused[:3])},
+        )
 
 
 def _random_text(size: int) -> str:
@@ -117,6 +137,15 @@ class Survey(models.Model):
         help_text=_("Repeating invitations go out on weekdays between these times."),
     )
     send_window_end = models.TimeField(_("send window until"), default=time(11))
+    frame_origins = models.TextField(
+        _("may be shown in a frame on"),
+        blank=True,
+        validators=[validate_origins],
+        help_text=_(
+            "Sites that may show this survey's public link inside their own page, one per "
+            "line, e.g. https://www.example.com. Empty: no site may."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -158,6 +187,11 @@ class Survey(models.Model):
 
     def can_become(self, status: str) -> bool:
         return status == self.status or status in self.TRANSITIONS[self.Status(self.status)]
+
+    @property
+    def frame_ancestors(self) -> list[str]:
+        """The origins that may frame the public link (CSP frame-ancestors)."""
+        return self.frame_origins.split()
 
 
 class Question(models.Model):
