@@ -166,3 +166,18 @@ def test_admin_autocomplete_refuses_a_control_character(admin_client):
     )
 
     assert page.status_code == 404
+
+
+@pytest.mark.parametrize("url", ["login", "admin:login"])
+def test_a_login_with_a_control_character_is_a_form_error(client, url):
+    page = client.post(reverse(url), {"username": NUL, "password": "pw"})
+
+    assert page.status_code == 200
+    assert page.context["form"].errors
+
+
+def test_a_password_reset_for_an_address_with_a_nul_is_a_form_error(client):
+    page = client.post(reverse("password_reset"), {"email": "a\x00b@example.com"})
+
+    assert page.status_code == 200
+    assert page.context["form"].errors
