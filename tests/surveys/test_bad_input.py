@@ -181,3 +181,27 @@ def test_a_password_reset_for_an_address_with_a_nul_is_a_form_error(client):
 
     assert page.status_code == 200
     assert page.context["form"].errors
+
+
+@pytest.mark.postgres
+def test_on_postgresql_which_refuses_a_nul_every_way_in_answers_without_an_error(
+    client, admin_user
+):
+    survey = SurveyFactory(template="nps")
+    answer(survey, 2, "Slow", touchpoint="shop")
+    client.force_login(admin_user)
+
+    pages = [
+        client.get(f"/s/{survey.slug}%00/"),
+        client.get(reverse("surveys:respond", args=[survey.slug]), {"touchpoint": NUL}),
+        client.post(
+            reverse("surveys:respond", args=[survey.slug]) + "?ref=a%00b", {"q1": "9", "q2": NUL}
+        ),
+        client.get(reverse("metrics:queue"), {"q": NUL}),
+        client.get(reverse("metrics:kpis"), {"segment": NUL}),
+        client.get(reverse("admin:surveys_response_changelist"), {"touchpoint": NUL}),
+        client.get(reverse("admin:surveys_customer_changelist"), {"q": NUL}),
+    ]
+
+    assert [page.status_code for page in pages] == [404, 200, 200, 200, 200, 404, 404]
+    assert Response.objects.count() == 1
