@@ -2,11 +2,13 @@
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -39,7 +41,7 @@ if _site.scheme not in ("http", "https") or not _site.netloc:
 CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "loyaltysite.apps.LoyaltyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -48,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
+    "csp",
     "surveys",
     "metrics",
 ]
@@ -62,6 +66,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "loyaltysite.middleware.ContentSecurityPolicyMiddleware",
+    "loyaltysite.middleware.security_headers",
+    # Last, as axes asks: it turns a lockout found during the view into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "loyaltysite.urls"
@@ -119,12 +127,47 @@ if REDIS_URL:
         }
     }
 
+# Argon2 for new and changed passwords; older hashes still verify and are upgraded at the
+# next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins lock out a user name from a client address (django-axes), for a while.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+if LOGIN_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"LOGIN_FAILURE_LIMIT={LOGIN_FAILURE_LIMIT} must be 1 or more.")
+LOGIN_COOLOFF_MINUTES = envint("LOGIN_COOLOFF_MINUTES", 15)
+if LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured(f"LOGIN_COOLOFF_MINUTES={LOGIN_COOLOFF_MINUTES} must be 1 or more.")
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+# Both together: a stranger guessing cannot lock a colleague out from their own desk.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address as surveys.clients reads it, so TRUSTED_PROXY_COUNT applies here too.
+AXES_CLIENT_IP_CALLABLE = "surveys.clients.client_address"
+AXES_LOCKOUT_CALLABLE = "loyaltysite.accounts.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# Only failures are needed; a log of every login would be personal data kept for nothing.
+AXES_DISABLE_ACCESS_LOG = True
+# Password reset emails asked for per hour, per client address and per email address.
+PASSWORD_RESETS_PER_HOUR = envint("PASSWORD_RESETS_PER_HOUR", 5)
+if PASSWORD_RESETS_PER_HOUR < 1:
+    raise ImproperlyConfigured(
+        f"PASSWORD_RESETS_PER_HOUR={PASSWORD_RESETS_PER_HOUR} must be 1 or more."
+    )
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "metrics:overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -224,6 +267,22 @@ if CASE_ALERTS_PER_MINUTE < 1:
     raise ImproperlyConfigured(
         f"CASE_ALERTS_PER_MINUTE={CASE_ALERTS_PER_MINUTE} must be 1 or more."
     )
+# No inline script anywhere (static/js holds them all). Inline styles are allowed: the
+# charts' bars and the scales' layout are style attributes computed on the server, which
+# no nonce can cover. A survey may name the sites that frame it (Survey.frame_origins).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        # Bootstrap draws its form controls' icons as data: SVG images.
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Celery: Redis when REDIS_URL is set; otherwise a broker in files under var/ that needs
 # no server, so a bare machine runs web, worker and scheduler.

@@ -1,16 +1,18 @@
 from django.contrib import admin
-from django.urls import include, path, reverse_lazy
-from django.utils.translation import gettext_lazy as _
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 from django.views.generic import RedirectView
 
-admin.site.site_header = admin.site.site_title = _("Loyalty surveys")
-admin.site.index_title = _("Administration")
-# Lazy: the URLs are not loaded yet (the stubs expect a plain str).
-admin.site.site_url = reverse_lazy("metrics:overview")  # type: ignore[assignment]
+from loyaltysite.accounts import ThrottledPasswordResetForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="metrics:overview"), name="home"),
     path("admin/", admin.site.urls),
+    path(
+        "accounts/password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=ThrottledPasswordResetForm),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("surveys.urls")),

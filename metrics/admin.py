@@ -84,7 +84,7 @@ class SurveyWithScoresAdmin(SendPage, SurveyAdmin):
         # In the language staff read the admin in; its links open the survey in it.
         snippet = sharing.embed_snippet(obj, get_language() or obj.language)
         return format_html(
-            '<textarea readonly rows="6" cols="70" aria-label="{}" onfocus="this.select()">{}'
+            '<textarea readonly rows="6" cols="70" aria-label="{}" data-select-on-focus>{}'
             '</textarea><div class="help">{}</div><div class="embed-preview">{}</div>',
             _("HTML snippet"),
             snippet,

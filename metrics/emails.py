@@ -9,13 +9,22 @@ from django.utils import translation
 from django.utils.html import escape, linebreaks
 from django.utils.safestring import mark_safe
 
+from metrics.models import SUBJECT_MAX_LENGTH
+from surveys.text import fit
+
 
 def render(name: str, context: dict[str, Any], language: str) -> tuple[str, str]:
     """The subject (one line) and the plain-text body of message `name`, in `language`."""
     with translation.override(language):
         subject = render_to_string(f"emails/{name}-subject.txt", context)
         body = render_to_string(f"emails/{name}-body.txt", context)
-    return " ".join(subject.split()), body.strip() + "\n"
+    return subject_line(subject), body.strip() + "\n"
+
+
+def subject_line(rendered: str) -> str:
+    """A rendered subject template as one line that fits its column, however long the
+    survey name or company in it."""
+    return fit(" ".join(rendered.split()), SUBJECT_MAX_LENGTH)
 
 
 def html_body(body: str) -> str:

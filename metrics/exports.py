@@ -3,8 +3,8 @@
 Both formats come from `export_rows`, which reads the responses in chunks, so an export
 takes the same memory and a handful of queries however many responses there are.
 Respondents control comments, metadata, touchpoint and channel, so every text cell is
-neutralised against spreadsheet formula injection (`neutralise`) before either format
-writes it.
+cleaned of what XML cannot hold and neutralised against spreadsheet formula injection
+(`neutralise`) before either format writes it.
 """
 
 import csv
@@ -22,12 +22,13 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ERROR_CODES
 
 from metrics import kpi_report
 from metrics.kpis import PeriodKpis
 from metrics.periods import Period
 from surveys.models import Answer, Question, Response, Survey
+from surveys.text import xml_safe
 
 CHUNK_SIZE = 2000
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -42,10 +43,13 @@ def neutralise(value: str) -> str: ...
 @overload
 def neutralise(value: object) -> object: ...
 def neutralise(value: object) -> object:
-    """A text cell that a spreadsheet would read as a formula, made plain text with a `'`."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+    """A text cell without the characters XML cannot hold (one answer with U+FFFF would
+    make the whole workbook unreadable), made plain text with a `'` when a spreadsheet
+    would read it as a formula. Removing comes first: what is left may start a formula."""
+    if not isinstance(value, str):
+        return value
+    value = xml_safe(value)
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
 def export_rows(survey: Survey, period: Period) -> Iterator[list[object]]:
@@ -167,9 +171,6 @@ def _xlsx_cell(sheet: object, value: object) -> object:
     """A value openpyxl stores as it is: text stays text, numbers stay numbers."""
     if not isinstance(value, str):
         return value
-    # Control characters are not allowed in a workbook; the replacement character is not a
-    # formula trigger, so a neutralised value stays neutralised.
-    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     if value in ERROR_CODES:  # e.g. a comment "#N/A", which openpyxl would store as an error
         cell = WriteOnlyCell(sheet, value)
         cell.data_type = "s"

@@ -31,6 +31,7 @@ from metrics.access import dashboard_view
 from metrics.forms import (
     AssignForm,
     ContactForm,
+    QueueSearchForm,
     ReopenForm,
     ReplyForm,
     ResolveForm,
@@ -188,7 +189,8 @@ def queue(request: HttpRequest) -> HttpResponse:
     # An unknown value (a survey without cases, a typo) falls back to the default.
     chosen = {name: request.GET.get(name, "") for name in options}
     chosen = {name: value if value in options[name] else "" for name, value in chosen.items()}
-    words = request.GET.get("q", "").strip()[:100]
+    search_form = QueueSearchForm(request.GET)
+    words = search_form.words
     search = _search(words)
     cases = (
         FollowUp.objects.filter(
@@ -206,6 +208,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     context = {
         "facets": facets,
         "search": words,
+        "search_errors": search_form.errors.get("q", []),
         "filtered": any(chosen.values()) or bool(words),
         "filter_query": urlencode(
             {name: value for name, value in {**chosen, "q": words}.items() if value}

@@ -16,15 +16,16 @@ from django.utils.translation import gettext_lazy as _
 
 from metrics import followups
 from metrics.access import AGENTS, MANAGERS
-from metrics.models import FollowUp, FollowUpNote
+from metrics.models import SUBJECT_MAX_LENGTH, FollowUp, FollowUpNote
+from surveys.text import validate_no_control_characters
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django_stubs_ext import StrOrPromise
 
 TEXT_MAX_LENGTH = 5000
-SUBJECT_MAX_LENGTH = 200  # Notification.subject
 REPLY_MAX_LENGTH = 10000
+SEARCH_MAX_LENGTH = 100
 
 
 def colleagues() -> "QuerySet[User]":
@@ -44,6 +45,16 @@ def person(user: Any) -> str:
     return str(user.get_full_name() or user.get_username())
 
 
+class QueueSearchForm(forms.Form):
+    """The queue's customer search: words that reach the database are checked first."""
+
+    q = forms.CharField(required=False, validators=[validate_no_control_characters])
+
+    @property
+    def words(self) -> str:
+        return self.cleaned_data["q"].strip()[:SEARCH_MAX_LENGTH] if self.is_valid() else ""
+
+
 class CaseForm(forms.Form):
     """A form for one action on `followup`, rendered by crispy with its own ids."""
 
@@ -54,6 +65,9 @@ class CaseForm(forms.Form):
         # Several forms share the page: prefix the ids, keep the field names plain.
         kwargs.setdefault("auto_id", self.url_name.removeprefix("followup_") + "_%s")
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                field.validators.append(validate_no_control_characters)
         self.followup = followup
         self.helper = FormHelper(self)
         self.helper.form_action = reverse(f"metrics:{self.url_name}", args=[followup.pk])

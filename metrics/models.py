@@ -351,6 +351,10 @@ class AlertChannel(models.Model):
             raise ValidationError({"target": _("Enter the webhook's full https:// URL.")}) from None
 
 
+# Subjects are composed from survey names and companies: metrics.emails fits them to this.
+SUBJECT_MAX_LENGTH = 200
+
+
 class Notification(models.Model):
     """A message, written down before it is sent, with how its delivery went."""
 
@@ -402,7 +406,7 @@ class Notification(models.Model):
     # a customer the address their answer should reach.
     recipient = models.EmailField(_("recipient"), blank=True)
     reply_to = models.EmailField(_("reply to"), blank=True)
-    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    subject = models.CharField(_("subject"), max_length=SUBJECT_MAX_LENGTH, blank=True)
     body = models.TextField(_("text"), blank=True)
     # Empty: the HTML part is the text, escaped.
     html = models.TextField(_("HTML"), blank=True)

@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from metrics import sending
 from metrics.models import Notification
 from surveys.models import Customer, Survey
+from surveys.text import validate_no_control_characters
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -26,6 +27,7 @@ class SendForm(forms.Form):
     refs = forms.CharField(
         label=_("Customer references"),
         required=False,
+        validators=[validate_no_control_characters],
         widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
         help_text=_("Separated by spaces, commas or new lines; instead of a segment."),
     )

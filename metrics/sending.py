@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from metrics.emails import subject_line
 from metrics.models import Notification
 from metrics.notifications import DELIVERING, retry_pause
 from metrics.scores import KEY_ROLE
@@ -187,7 +188,7 @@ def render(survey: Survey, language: str, kind: str) -> Message:
         subject = render_to_string("emails/survey-subject.txt", context)
         body = render_to_string("emails/survey-body.txt", context)
         html = render_to_string("emails/survey-body.html", context)
-    return Message(" ".join(subject.split()), body.strip() + "\n", html, unsubscribe)
+    return Message(subject_line(subject), body.strip() + "\n", html, unsubscribe)
 
 
 def _label(question, value: int) -> str:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def _copyable_link(url: str, label: "StrOrPromise", size: int = 70) -> str:
     """A link in a read-only box that selects itself, ready to copy, and opens in a tab."""
     return format_html(
-        '<input type="text" readonly value="{}" size="{}" aria-label="{}" onfocus="this.select()">'
+        '<input type="text" readonly value="{}" size="{}" aria-label="{}" data-select-on-focus>'
         ' <a href="{}" target="_blank" rel="noopener">{}</a>',
         url,
         size,
@@ -76,6 +76,7 @@ class SurveyChangeForm(forms.ModelForm):
             "send_window_end",
             "anonymous",
             "keep_free_text_months",
+            "frame_origins",
         ]
         widgets = {
             "known_touchpoints": forms.Textarea(attrs={"rows": 3, "cols": 40}),
@@ -147,6 +148,7 @@ class SurveyAdmin(admin.ModelAdmin):
                     ("known_touchpoints", "known_channels"),
                     "followup_window_hours",
                     "resurvey_throttle_days",
+                    "frame_origins",
                 ]
             },
         ),
@@ -166,6 +168,9 @@ class SurveyAdmin(admin.ModelAdmin):
         (_("About"), {"fields": ["kind", "response_count", "bursts_link", "created_at"]}),
     ]
     inlines = [QuestionInline]
+
+    class Media:
+        js = ["js/select-on-focus.js"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Survey]:
         return super().get_queryset(request).annotate(_response_count=Count("responses"))
@@ -420,6 +425,9 @@ class InvitationAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "survey"]
     autocomplete_fields = ["customer", "survey"]
     readonly_fields = ["link", "created_at", "sent_at", "reminded_at", "responded_at"]
+
+    class Media:
+        js = ["js/select-on-focus.js"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
         # Who was invited to what is history once the link exists.

@@ -1,13 +1,15 @@
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
+from django.http import QueryDict
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from surveys.models import COMMENT_MAX_LENGTH, Question
+from surveys.text import query_has_control_characters, validate_no_control_characters
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -46,6 +48,11 @@ class LinkParametersForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        # Bound to the request's query string (surveys.views).
+        if query_has_control_characters(cast(QueryDict, self.data)):
+            raise forms.ValidationError(
+                _("This link contains a character we cannot accept."), code="control_character"
+            )
         unknown = sorted(
             name
             for name in set(self.data) - set(METADATA_PARAMS) - set(CONTROL_PARAMS)
@@ -115,6 +122,7 @@ def _field_for(question: Question, language: str) -> forms.Field:
             label=label if question.required else format_lazy("{} ({})", label, _("optional")),
             required=question.required,
             max_length=COMMENT_MAX_LENGTH,
+            validators=[validate_no_control_characters],
             widget=forms.Textarea(attrs={"rows": 4}),
         )
     choices: list[tuple[int, StrOrPromise]]

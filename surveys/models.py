@@ -1,3 +1,4 @@
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import time
@@ -27,6 +28,24 @@ INVITATION = "invitation"
 # A response's metadata that says nothing about who answered; the rest (the `ref` a link
 # carried) is personal.
 NON_PERSONAL_METADATA = ("touchpoint", "channel")
+
+
+# An origin as CSP's frame-ancestors takes it: scheme and host, perhaps a port; no path.
+ORIGIN = re.compile(
+    r"https?://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?",
+    re.IGNORECASE,
+)
+
+
+def validate_origins(value: str) -> None:
+    """One origin per line, such as https://www.example.com: no path, no wildcard."""
+    refused = [line for line in value.split() if not ORIGIN.fullmatch(line)]
+    if refused:
+        raise ValidationError(
+            _("Not an origin such as https://www.example.com: %(origins)s"),
+            code="invalid_origin",
+            params={"origins": ", ".join(line[:60] for line in refused[:3])},
+        )
 
 
 def _random_text(size: int) -> str:
@@ -186,6 +205,15 @@ class Survey(models.Model):
             "this, every night; the scores stay. Empty: kept for good."
         ),
     )
+    frame_origins = models.TextField(
+        _("may be shown in a frame on"),
+        blank=True,
+        validators=[validate_origins],
+        help_text=_(
+            "Sites that may show this survey's public link inside their own page, one per "
+            "line, e.g. https://www.example.com. Empty: no site may."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -259,6 +287,11 @@ class Survey(models.Model):
         if not self.anonymous:
             return dict(metadata)
         return {key: value for key, value in metadata.items() if key in NON_PERSONAL_METADATA}
+
+    @property
+    def frame_ancestors(self) -> list[str]:
+        """The origins that may frame the public link (CSP frame-ancestors)."""
+        return self.frame_origins.split()
 
 
 class Question(models.Model):

@@ -4,12 +4,14 @@ XML 1.0 (and so every spreadsheet, and an XLSX export) cannot hold the C0 contro
 characters other than tab, newline and carriage return, nor U+FFFE and U+FFFF, nor lone
 surrogates; PostgreSQL refuses a NUL outright. Text from a file or a request is refused
 when it holds one, with a message; text already stored is cleaned with `xml_safe`
-wherever it leaves in a format that cannot hold it.
+wherever it leaves in a format that cannot hold it. Text composed from people's text
+(an email's subject from a survey's name) is cut to its column with `fit`.
 """
 
 import re
 
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -17,6 +19,14 @@ CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\
 
 def has_control_characters(text: str) -> bool:
     return CONTROL_CHARACTERS.search(text) is not None
+
+
+def query_has_control_characters(query: QueryDict) -> bool:
+    """Whether any name or value of a query string holds such a character."""
+    return any(
+        has_control_characters(name) or any(has_control_characters(value) for value in values)
+        for name, values in query.lists()
+    )
 
 
 def xml_safe(text: str) -> str:
@@ -30,3 +40,11 @@ def validate_no_control_characters(value: str) -> None:
         raise ValidationError(
             _("Contains a control character; please remove it."), code="control_character"
         )
+
+
+def fit(text: str, max_length: int) -> str:
+    """`text` cut to `max_length` characters, ending in an ellipsis when it was cut: a
+    column's limit must not refuse a string composed from text that was valid alone."""
+    if len(text) <= max_length:
+        return text
+    return text[: max_length - 1].rstrip() + "\u2026"

@@ -25,7 +25,9 @@ from surveys.services import AlreadyAnswered, SurveyNotLive, opt_out, submit_res
 @require_http_methods(["GET", "HEAD", "POST"])
 def respond(request: HttpRequest, slug: str) -> HttpResponse:
     survey = get_object_or_404(Survey, slug=slug)
-    return _respond(request, survey, None, reverse("surveys:thanks", args=[slug]))
+    return _framable(
+        _respond(request, survey, None, reverse("surveys:thanks", args=[slug])), survey
+    )
 
 
 @csrf_exempt
@@ -41,7 +43,8 @@ def respond_invitation(request: HttpRequest, token: str) -> HttpResponse:
 @require_safe
 def thanks(request: HttpRequest, slug: str) -> HttpResponse:
     survey = get_object_or_404(Survey, slug=slug)
-    return _render(request, survey, _language(request, survey, None), "surveys/thanks.html")
+    language = _language(request, survey, None)
+    return _framable(_render(request, survey, language, "surveys/thanks.html"), survey)
 
 
 @require_safe
@@ -68,6 +71,17 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     language = _language(request, invitation.survey, invitation)
     context = {"opted_out": invitation.customer.opted_out_at is not None}
     return _render(request, invitation.survey, language, "surveys/unsubscribe.html", context)
+
+
+def _framable(response: HttpResponse, survey: Survey) -> HttpResponse:
+    """The public link's pages in a frame on the sites the survey names, and only there
+    (personal invitations are never framed)."""
+    if survey.frame_ancestors:
+        # Django's own switch, as @xframe_options_exempt sets it; who may frame the page is
+        # CSP's frame-ancestors, which loyaltysite.middleware takes from the response.
+        response.xframe_options_exempt = True
+        response.frame_ancestors = survey.frame_ancestors  # type: ignore[attr-defined]
+    return response
 
 
 def _respond(

@@ -49,6 +49,13 @@ def _required_services(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Argon2 spends a fifth of a second and 100 MB on each password, by design, and the
+    # tests make hundreds of users; tests/test_security_headers.py checks the site's own.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _default_language_after_each_test():
     # A request in Dutch leaves Dutch active in the test's thread; the next test starts
     # in the default language, as a new request or command would.

@@ -58,6 +58,9 @@ def test_production_settings_pass_the_deployment_checklist():
         ({"PUBLIC_POSTS_PER_DAY": "ten"}, "PUBLIC_POSTS_PER_DAY='ten' is not a whole number"),
         ({"CASE_ALERTS_PER_MINUTE": "-1"}, "CASE_ALERTS_PER_MINUTE=-1 must be 1 or more"),
         ({"CURRENCY": "euro"}, "CURRENCY='euro' must be a currency code such as EUR"),
+        ({"LOGIN_FAILURE_LIMIT": "0"}, "LOGIN_FAILURE_LIMIT=0 must be 1 or more"),
+        ({"LOGIN_COOLOFF_MINUTES": "0"}, "LOGIN_COOLOFF_MINUTES=0 must be 1 or more"),
+        ({"PASSWORD_RESETS_PER_HOUR": "0"}, "PASSWORD_RESETS_PER_HOUR=0 must be 1 or more"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(env, message):

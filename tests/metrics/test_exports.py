@@ -212,13 +212,13 @@ def test_xlsx_neutralises_formulas_and_keeps_scores_as_numbers():
     assert not [cell for row in rows for cell in row if cell.data_type in ("f", "e")]
 
 
-def test_xlsx_replaces_control_characters_that_workbooks_refuse():
+def test_xlsx_removes_control_characters_that_workbooks_refuse_before_neutralising():
     survey = SurveyFactory(template="nps")
     _submit(survey, 5, "\x01=cmd\x1b")
 
     _header, row = _xlsx(xlsx_response(survey, PERIOD))
 
-    assert row[9].value == "\ufffd=cmd\ufffd"
+    assert row[9].value == "'=cmd"
     assert row[9].data_type == "s"
 
 

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from surveys.text import has_control_characters, validate_no_control_characters, xml_safe
+from surveys.text import fit, has_control_characters, validate_no_control_characters, xml_safe
 
 
 @pytest.mark.parametrize("bad", ["a\x00b", "x\x0bz", "\ufffe", "end\uffff", "\ud800"])
@@ -17,3 +17,11 @@ def test_tabs_newlines_and_ordinary_text_are_kept():
     assert not has_control_characters(text)
     assert xml_safe(text) == text
     validate_no_control_characters(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "fitted"),
+    [("short", "short"), ("exactly10!", "exactly10!"), ("eleven char", "eleven ch\u2026")],
+)
+def test_fit_cuts_with_an_ellipsis_only_what_is_too_long(text, fitted):
+    assert fit(text, 10) == fitted
