@@ -109,7 +109,12 @@ if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss"):
     raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} must start with redis:// or rediss://.")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A request waits well under a second for a Redis that is down or hung.
+            "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.5},
+        }
     }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -204,9 +209,12 @@ if REDIS_URL:
         # Longer than any task may run and any retry may wait, or Redis would hand the
         # message to a second worker.
         "visibility_timeout": 2 * 60 * 60,
-        # Bounds how long publishing waits for a broker that does not answer.
-        "socket_connect_timeout": 2,
-        "socket_timeout": 5,
+        # A publish from a request waits well under a second for a broker that is down
+        # or hung, and connects once (kombu would otherwise retry for seconds): the
+        # answer is saved already, and a sweeper sends what could not be published.
+        "socket_connect_timeout": 0.3,
+        "socket_timeout": 0.5,
+        "max_retries": 0,
     }
 else:
     _queue, _control = VAR_DIR / "celery" / "queue", VAR_DIR / "celery" / "control"

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from loyaltysite.broker import publish
 from metrics import emails
 from metrics.models import AlertChannel, FollowUp, Notification
 from metrics.transports import TransportError, deliver
@@ -78,15 +79,9 @@ def notify_person(
 def enqueue(notification: Notification) -> None:
     """Send after commit; a broker outage leaves it pending for the sweeper."""
 
-    def send() -> None:
-        from metrics.tasks import send_notification
+    from metrics.tasks import send_notification
 
-        try:
-            send_notification.apply_async((notification.pk,), retry=False)
-        except Exception:
-            logger.warning("Could not enqueue notification %s; it stays pending.", notification.pk)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: publish(send_notification, notification.pk))
 
 
 # Temporary failures are retried for this long, with growing pauses of at most an hour:

@@ -1,26 +1,21 @@
-import logging
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 
+from loyaltysite.broker import publish
 from metrics import tasks
 from metrics.aggregates import SqliteMedian
 from surveys.models import Response
 from surveys.signals import response_submitted
 
-logger = logging.getLogger(__name__)
-
 
 @receiver(response_submitted)
 def enqueue_processing(sender: type[Response], response: Response, **kwargs: Any) -> None:
     # The response is committed already; if the broker is down the sweeper finds it
-    # later, so the respondent must not see an error for it, nor wait for retries.
-    try:
-        tasks.process_response.apply_async((response.pk,), retry=False)
-    except Exception:
-        logger.warning("Could not enqueue response %s; the sweeper will process it.", response.pk)
+    # later, so the respondent must not see an error for it, nor wait for the broker.
+    publish(tasks.process_response, response.pk)
 
 
 @receiver(connection_created)

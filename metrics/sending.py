@@ -8,7 +8,6 @@ records each outcome: a temporary failure is tried again later, an address refus
 5xx answer marks the customer's email as bouncing.
 """
 
-import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from loyaltysite.broker import publish
 from metrics.models import Notification
 from metrics.notifications import DELIVERING, retry_pause
 from metrics.scores import KEY_ROLE
@@ -38,8 +38,6 @@ from surveys.services import (
     invite_many,
     plan_invitations,
 )
-
-logger = logging.getLogger(__name__)
 
 KINDS = (Notification.Kind.SURVEY, Notification.Kind.SURVEY_REMINDER)
 BATCH = 100  # messages per task, over one SMTP connection
@@ -223,10 +221,8 @@ def remind(now: datetime | None = None) -> int:
 def _dispatch_soon() -> None:
     from metrics.tasks import dispatch_survey_emails
 
-    try:
-        dispatch_survey_emails.apply_async(retry=False)
-    except Exception:
-        logger.warning("Could not enqueue the survey emails; the scheduler sends them.")
+    # With the broker down the scheduler's dispatch sends them.
+    publish(dispatch_survey_emails)
 
 
 def dispatch(now: datetime | None = None) -> int:

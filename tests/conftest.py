@@ -56,6 +56,16 @@ def _default_language_after_each_test():
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _broker_breaker_closed_after_each_test():
+    # A test whose broker failed leaves this process skipping the broker for a while;
+    # the next test starts with a broker that answers, as a new process would.
+    yield
+    from loyaltysite.broker import breaker
+
+    breaker.close()
+
+
 @pytest.fixture
 def nps_survey():
     return SurveyFactory(template="nps", company="Acme", language="nl")
