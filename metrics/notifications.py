@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -135,6 +135,20 @@ def attempt(notification_id: int) -> float | None:
     notification.next_attempt_at = None
     notification.save(update_fields=["attempts", "status", "sent_at", "next_attempt_at"])
     return None
+
+
+@transaction.atomic
+def send_again(*, notifications: QuerySet[Notification]) -> int:
+    """Queue the failed ones among `notifications` again (staff fixed a channel or an
+    address); returns how many. Survey emails go with the next dispatch, in batches."""
+    failed = list(notifications.filter(status=Notification.Status.FAILED).select_for_update())
+    Notification.objects.filter(pk__in=[n.pk for n in failed]).update(
+        status=Notification.Status.PENDING, next_attempt_at=None
+    )
+    for notification in failed:
+        if notification.invitation_id is None:
+            enqueue(notification)
+    return len(failed)
 
 
 def retry_pause(attempts: int) -> float:

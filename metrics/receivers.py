@@ -1,5 +1,8 @@
 from typing import Any
 
+from celery import Task
+from celery.signals import task_success
+from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
@@ -7,6 +10,7 @@ from django.dispatch import receiver
 from loyaltysite.broker import publish
 from metrics import tasks
 from metrics.aggregates import SqliteMedian
+from metrics.models import JobRun
 from surveys.models import Response
 from surveys.signals import response_submitted
 
@@ -16,6 +20,16 @@ def enqueue_processing(sender: type[Response], response: Response, **kwargs: Any
     # The response is committed already; if the broker is down the sweeper finds it
     # later, so the respondent must not see an error for it, nor wait for the broker.
     publish(tasks.process_response, response.pk)
+
+
+# The scheduler's jobs, whose last run /healthz checks.
+PERIODIC_JOBS = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+
+@task_success.connect
+def record_periodic_run(sender: Task, **kwargs: Any) -> None:
+    if sender.name in PERIODIC_JOBS:
+        JobRun.record(sender.name)
 
 
 @receiver(connection_created)
