@@ -141,7 +141,11 @@ def attempt(notification_id: int) -> float | None:
 def send_again(*, notifications: QuerySet[Notification]) -> int:
     """Queue the failed ones among `notifications` again (staff fixed a channel or an
     address); returns how many. Survey emails go with the next dispatch, in batches."""
-    failed = list(notifications.filter(status=Notification.Status.FAILED).select_for_update())
+    failed = list(
+        notifications.filter(status=Notification.Status.FAILED)
+        .select_related(None)  # the admin's join to the channel cannot be locked
+        .select_for_update()
+    )
     Notification.objects.filter(pk__in=[n.pk for n in failed]).update(
         status=Notification.Status.PENDING, next_attempt_at=None
     )

@@ -168,8 +168,9 @@ _WORKER_WITH_OPTIONS = (
 def start_celery_worker(transactional_db):
     """Start real Celery worker processes on Redis, using this test run's database.
 
-    `start(redis_url=..., pool="solo"|"prefork", concurrency=..., transport_options=...)`
-    returns the running worker (a Popen) once it answers a ping on that broker. Workers
+    `start(redis_url=..., pool="solo"|"prefork", concurrency=..., transport_options=...,
+    name=...)` returns the running worker (a Popen) once a worker answers a ping on that
+    broker; give each of several workers its own `name`. Workers
     still running at the end are stopped (warm shutdown, then SIGKILL); killed ones are
     reaped.
     """
@@ -192,6 +193,7 @@ def start_celery_worker(transactional_db):
         pool: str = "solo",
         concurrency: int | None = None,
         transport_options: dict | None = None,
+        name: str | None = None,
     ) -> subprocess.Popen:
         import json
 
@@ -199,6 +201,7 @@ def start_celery_worker(transactional_db):
         options = [
             f"--pool={pool}",
             *([f"--concurrency={concurrency}"] if concurrency else []),
+            *([f"--hostname={name}@%h"] if name else []),
             "--without-mingle",
             "--without-gossip",
             "--loglevel=WARNING",
