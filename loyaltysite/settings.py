@@ -212,8 +212,9 @@ if REDIS_URL:
         # message to a second worker.
         "visibility_timeout": 2 * 60 * 60,
         # A publish from a request waits well under a second for a broker that is down
-        # or hung, and connects once (kombu would otherwise retry for seconds): the
-        # answer is saved already, and a sweeper sends what could not be published.
+        # or hung, and connects once: kombu would otherwise retry the connection for
+        # seconds, whatever the publish's own retry says (celery issue 6046). The answer
+        # is saved already, and a sweeper sends what could not be published.
         "socket_connect_timeout": 0.3,
         "socket_timeout": 0.5,
         "max_retries": 0,
