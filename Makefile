@@ -65,3 +65,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/import_customers.py
 	$(BIN)/python bench/sending.py
 	$(BIN)/python bench/kpis.py
+	$(BIN)/python bench/load.py

@@ -1,7 +1,8 @@
 """Shared setup of the benchmarks: import this first, it configures and starts Django.
 
 The benchmarks empty the surveys and metrics tables, so they run only against a
-PostgreSQL database whose name contains "bench", and they use Redis database 14 only.
+PostgreSQL database whose name contains "bench", and they use Redis database 14 only
+(or BENCH_REDIS_URL).
 """
 
 import os
@@ -15,7 +16,8 @@ from urllib.parse import urlsplit
 
 import django
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+# BENCH_REDIS_URL picks another database, so that two people can run benchmarks at once.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 _database = urlsplit(DATABASE_URL)
 if _database.scheme not in ("postgres", "postgresql") or "bench" not in _database.path:

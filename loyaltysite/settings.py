@@ -120,10 +120,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            # The public link's rate limit asks on every answer posted: a Redis that does
-            # not answer must fail it (it then lets answers through) within a second, not
-            # hold the respondent's page.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            # The rate limit of the public link asks on every answer posted, and every page
+            # may read the cache: a Redis that is down or hung fails within a second (the
+            # limit then lets answers through) instead of holding the page.
+            "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.5},
         }
     }
 
@@ -283,6 +283,8 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+# Load balancers probe each machine over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Celery: Redis when REDIS_URL is set; otherwise a broker in files under var/ that needs
 # no server, so a bare machine runs web, worker and scheduler.
@@ -292,9 +294,13 @@ if REDIS_URL:
         # Longer than any task may run and any retry may wait, or Redis would hand the
         # message to a second worker.
         "visibility_timeout": 2 * 60 * 60,
-        # Bounds how long publishing waits for a broker that does not answer.
-        "socket_connect_timeout": 2,
-        "socket_timeout": 5,
+        # A publish from a request waits well under a second for a broker that is down
+        # or hung, and connects once: kombu would otherwise retry the connection for
+        # seconds, whatever the publish's own retry says (celery issue 6046). The answer
+        # is saved already, and a sweeper sends what could not be published.
+        "socket_connect_timeout": 0.3,
+        "socket_timeout": 0.5,
+        "max_retries": 0,
     }
 else:
     _queue, _control = VAR_DIR / "celery" / "queue", VAR_DIR / "celery" / "control"
@@ -354,9 +360,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# One line per record on stderr, where gunicorn, Celery and the process manager collect
+# it: when, how bad, which process and module, what.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
 }

@@ -18,20 +18,22 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics import order_imports, orders, privacy, sharing
+from metrics import notifications, order_imports, orders, privacy, sharing
 from metrics.models import (
     AlertChannel,
     FollowUp,
     FollowUpNote,
     FollowUpRule,
+    JobRun,
     Notification,
     Order,
     OrderImport,
+    RollupDrift,
     StaffAction,
 )
 from metrics.periods import MAX_DAYS, Period
 from metrics.reach import with_response_counts
-from metrics.rollups import recompute_rollups
+from metrics.rollups import recompute_survey
 from metrics.scores import KEY_ROLE
 from metrics.scoring import response_rate
 from metrics.send_admin import SendPage
@@ -123,7 +125,7 @@ class SurveyWithScoresAdmin(SendPage, SurveyAdmin):
     @admin.action(description=_("Recompute the scores of the selected surveys"))
     def recompute_scores(self, request: HttpRequest, queryset: QuerySet[Survey]) -> None:
         for survey in queryset:
-            drift = recompute_rollups(surveys=[survey])
+            drift = recompute_survey(survey=survey)
             if drift:
                 self.message_user(
                     request,
@@ -256,6 +258,39 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_filter = ["status", "kind", "channel"]
     search_fields = ["recipient", "subject", "last_error"]
     list_select_related = ["channel"]
+    actions = ["send_again"]
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("metrics.change_notification")
+
+    @admin.action(description=_("Send the failed ones again"), permissions=["resend"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        count = notifications.send_again(notifications=queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d failed message will be sent again.",
+                "%(count)d failed messages will be sent again.",
+                count,
+            )
+            % {"count": count},
+        )
+
+
+@admin.register(RollupDrift)
+class RollupDriftAdmin(ReadOnlyAdmin):
+    """Counts a recompute found wrong (and corrected): they should never drift, so each
+    row is a lead to a bug or to data changed behind the application's back."""
+
+    list_display = ["found_at", "survey", "cells", "answers"]
+    list_filter = ["survey"]
+    list_select_related = ["survey"]
+    date_hierarchy = "found_at"
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    list_display = ["name", "finished_at"]
 
 
 class NoteInline(admin.TabularInline):

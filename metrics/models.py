@@ -6,6 +6,7 @@ from django.core.validators import URLValidator, validate_email
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import TruncWeek
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from metrics import webhook_targets
@@ -622,3 +623,40 @@ class StaffAction(models.Model):
         if self.content_type is None:
             return ""
         return f"{self.content_type.name} #{self.object_id}"
+class JobRun(models.Model):
+    """When a periodic job last finished: the heartbeat that /healthz reads."""
+
+    name = models.CharField(_("job"), max_length=200, unique=True)
+    finished_at = models.DateTimeField(_("last finished at"))
+
+    class Meta:
+        verbose_name = _("periodic job")
+        verbose_name_plural = _("periodic jobs")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def record(cls, name: str) -> None:
+        cls.objects.update_or_create(name=name, defaults={"finished_at": timezone.now()})
+
+
+class RollupDrift(models.Model):
+    """What a recompute found wrong in a survey's rollups, and corrected: counts should
+    never drift, so each row is worth a look."""
+
+    survey = models.ForeignKey(
+        Survey, on_delete=models.CASCADE, related_name="rollup_drifts", verbose_name=_("survey")
+    )
+    found_at = models.DateTimeField(_("found at"), auto_now_add=True)
+    cells = models.PositiveIntegerField(_("counts corrected"))
+    answers = models.PositiveIntegerField(_("answers off"))
+
+    class Meta:
+        verbose_name = _("rollup drift")
+        verbose_name_plural = _("rollup drifts")
+        ordering = ["-found_at"]
+
+    def __str__(self) -> str:
+        return f"{self.survey}: {self.cells}"

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from loyaltysite.broker import publish
 from metrics import emails
 from metrics.models import AlertChannel, FollowUp, Notification
 from metrics.transports import TransportError, deliver
@@ -131,15 +132,9 @@ def notify_person(
 def enqueue(notification: Notification) -> None:
     """Send after commit; a broker outage leaves it pending for the sweeper."""
 
-    def send() -> None:
-        from metrics.tasks import send_notification
+    from metrics.tasks import send_notification
 
-        try:
-            send_notification.apply_async((notification.pk,), retry=False)
-        except Exception:
-            logger.warning("Could not enqueue notification %s; it stays pending.", notification.pk)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: publish(send_notification, notification.pk))
 
 
 # Temporary failures are retried for this long, with growing pauses of at most an hour:
@@ -193,6 +188,24 @@ def attempt(notification_id: int) -> float | None:
     notification.next_attempt_at = None
     notification.save(update_fields=["attempts", "status", "sent_at", "next_attempt_at"])
     return None
+
+
+@transaction.atomic
+def send_again(*, notifications: QuerySet[Notification]) -> int:
+    """Queue the failed ones among `notifications` again (staff fixed a channel or an
+    address); returns how many. Survey emails go with the next dispatch, in batches."""
+    failed = list(
+        notifications.filter(status=Notification.Status.FAILED)
+        .select_related(None)  # the admin's join to the channel cannot be locked
+        .select_for_update()
+    )
+    Notification.objects.filter(pk__in=[n.pk for n in failed]).update(
+        status=Notification.Status.PENDING, next_attempt_at=None
+    )
+    for notification in failed:
+        if notification.invitation_id is None:
+            enqueue(notification)
+    return len(failed)
 
 
 def retry_pause(attempts: int) -> float:

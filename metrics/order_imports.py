@@ -2,7 +2,6 @@
 with the progress written to the upload's row for the admin to show."""
 
 import io
-import logging
 from datetime import timedelta
 
 from django.db import transaction
@@ -10,10 +9,10 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from loyaltysite.broker import publish
 from metrics import orders
 from metrics.models import OrderImport
 
-logger = logging.getLogger(__name__)
 FAILED = OrderImport.Status.FAILED
 
 # The refused rows kept with an upload to show: enough to see what is wrong with a file.
@@ -27,15 +26,9 @@ STALLED = timedelta(minutes=15)
 def enqueue(upload: OrderImport) -> None:
     """Import after commit; a broker outage leaves the upload waiting for the sweeper."""
 
-    def send() -> None:
-        from metrics.tasks import import_orders
+    from metrics.tasks import import_orders
 
-        try:
-            import_orders.apply_async((upload.pk,), retry=False)
-        except Exception:
-            logger.warning("Could not enqueue order import %s; it stays waiting.", upload.pk)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: publish(import_orders, upload.pk))
 
 
 def run(upload_id: int) -> bool:

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import TruncDate
 
-from metrics.models import ScoreRollup
+from metrics.models import RollupDrift, ScoreRollup
 from surveys.models import Answer, Response, Survey
 
 Dimension = ScoreRollup.Dimension
@@ -162,3 +162,12 @@ def recompute_rollups(
         cursor.execute("DROP TABLE rollup_fresh")
         step("compared with the stored counts and corrected them (3/3)")
     return Drift(cells=wrong + extra, answers=int(wrong_answers) + int(extra_answers))
+
+
+@transaction.atomic
+def recompute_survey(*, survey: Survey, progress: Callable[[str], None] | None = None) -> Drift:
+    """Rebuild one survey's rollups, and keep what was found wrong for staff to see."""
+    drift = recompute_rollups(surveys=[survey], progress=progress)
+    if drift:
+        RollupDrift.objects.create(survey=survey, cells=drift.cells, answers=drift.answers)
+    return drift

@@ -8,7 +8,6 @@ records each outcome: a temporary failure is tried again later, an address refus
 5xx answer marks the customer's email as bouncing.
 """
 
-import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from metrics.emails import subject_line
+from loyaltysite.broker import publish
 from metrics.models import Notification
 from metrics.notifications import DELIVERING, retry_pause
 from metrics.scores import KEY_ROLE
@@ -39,8 +39,6 @@ from surveys.services import (
     invite_many,
     plan_invitations,
 )
-
-logger = logging.getLogger(__name__)
 
 KINDS = (Notification.Kind.SURVEY, Notification.Kind.SURVEY_REMINDER)
 BATCH = 100  # messages per task, over one SMTP connection
@@ -224,10 +222,8 @@ def remind(now: datetime | None = None) -> int:
 def _dispatch_soon() -> None:
     from metrics.tasks import dispatch_survey_emails
 
-    try:
-        dispatch_survey_emails.apply_async(retry=False)
-    except Exception:
-        logger.warning("Could not enqueue the survey emails; the scheduler sends them.")
+    # With the broker down the scheduler's dispatch sends them.
+    publish(dispatch_survey_emails)
 
 
 def dispatch(now: datetime | None = None) -> int:

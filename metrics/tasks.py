@@ -38,7 +38,8 @@ def sweep_responses() -> int:
 @shared_task(soft_time_limit=90 * 60, time_limit=95 * 60)
 def recompute_scores() -> int:
     """The nightly check: rebuild every survey's rollups; returns the cells corrected."""
-    return rollups.recompute_rollups(surveys=list(Survey.objects.order_by("pk"))).cells
+    surveys = Survey.objects.order_by("pk")
+    return sum(rollups.recompute_survey(survey=survey).cells for survey in surveys)
 
 
 @shared_task(bind=True, max_retries=None)

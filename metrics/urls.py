@@ -24,4 +24,5 @@ urlpatterns = [
     path("followups/<int:pk>/reply/", followup_views.followup_reply, name="followup_reply"),
     path("followups/<int:pk>/resolve/", followup_views.followup_resolve, name="followup_resolve"),
     path("followups/<int:pk>/reopen/", followup_views.followup_reopen, name="followup_reopen"),
+    path("healthz", views.healthz, name="healthz"),
 ]

@@ -2,9 +2,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from metrics import dashboard, exports, kpi_report, reach, sharing, sla
+from metrics import dashboard, exports, health, kpi_report, reach, sharing, sla
 from metrics.access import dashboard_view
 from metrics.models import StaffAction
 from metrics.periods import PeriodForm
@@ -137,3 +139,12 @@ def kpi_export(request: HttpRequest) -> HttpResponseBase:
         detail=f"CSV {choice.unit} {choice.period.start.isoformat()}{segment}",
     )
     return exports.kpi_csv_response(choice, kpi_report.trend(choice))
+
+
+@never_cache
+@require_safe
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For load balancers: no login, no personal data; 503 names what failed."""
+    now = timezone.now()
+    status = health.check(now)
+    return JsonResponse(status.as_json(now), status=200 if status.healthy else 503)

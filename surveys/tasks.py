@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from loyaltysite.broker import publish
 from surveys.imports import ImportRefused, import_customers
 from surveys.models import CustomerImport
 
@@ -65,10 +66,7 @@ def start_import(*, file_name: str, data: bytes, language: str) -> CustomerImpor
 def _enqueue(import_id: int) -> None:
     # With the broker down the upload stays waiting for the sweeper below, and the
     # page that started it still answers.
-    try:
-        import_customer_file.apply_async((import_id,), retry=False)
-    except Exception:
-        logger.warning("Could not enqueue customer import %s; it stays waiting.", import_id)
+    publish(import_customer_file, import_id)
 
 
 @shared_task

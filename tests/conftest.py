@@ -63,6 +63,18 @@ def _default_language_after_each_test():
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _breakers_closed_after_each_test():
+    # A test whose broker or cache failed leaves this process skipping it for a while;
+    # the next test starts with one that answers, as a new process would.
+    yield
+    from loyaltysite.broker import breaker
+    from surveys import ratelimit
+
+    breaker.close()
+    ratelimit.breaker.close()
+
+
 @pytest.fixture
 def nps_survey():
     return SurveyFactory(template="nps", company="Acme", language="nl")
@@ -165,8 +177,9 @@ _WORKER_WITH_OPTIONS = (
 def start_celery_worker(transactional_db):
     """Start real Celery worker processes on Redis, using this test run's database.
 
-    `start(redis_url=..., pool="solo"|"prefork", concurrency=..., transport_options=...)`
-    returns the running worker (a Popen) once it answers a ping on that broker. Workers
+    `start(redis_url=..., pool="solo"|"prefork", concurrency=..., transport_options=...,
+    name=...)` returns the running worker (a Popen) once a worker answers a ping on that
+    broker; give each of several workers its own `name`. Workers
     still running at the end are stopped (warm shutdown, then SIGKILL); killed ones are
     reaped.
     """
@@ -189,6 +202,7 @@ def start_celery_worker(transactional_db):
         pool: str = "solo",
         concurrency: int | None = None,
         transport_options: dict | None = None,
+        name: str | None = None,
     ) -> subprocess.Popen:
         import json
 
@@ -196,6 +210,7 @@ def start_celery_worker(transactional_db):
         options = [
             f"--pool={pool}",
             *([f"--concurrency={concurrency}"] if concurrency else []),
+            *([f"--hostname={name}@%h"] if name else []),
             "--without-mingle",
             "--without-gossip",
             "--loglevel=WARNING",

@@ -9,11 +9,9 @@ subprocesses get it as REDIS_URL. Nothing is mocked.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from metrics.models import FollowUp, FollowUpNote, ScoreRollup
 from metrics.rollups import recompute_rollups
 from surveys.models import Response, Survey
 from surveys.services import submit_response
+from tests.brokers import free_port, publishing_to
 from tests.factories import SurveyFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -54,17 +53,11 @@ def _wait_until(condition: Callable[[], bool], seconds: float, what: str) -> flo
     return time.monotonic() - start
 
 
-def _free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PrivateRedis:
     """A throwaway redis-server without persistence: a kill loses its queues, as in an outage."""
 
     def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
         self.process: subprocess.Popen | None = None
@@ -107,36 +100,6 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
         server.kill()
 
 
-def _reset_broker_connections(app) -> None:
-    """Drop the app's cached broker connections, so the next publish uses broker_url anew.
-
-    Celery caches a kombu connection pool (app.pool, made from broker_url on first use)
-    and a producer pool over it (app.amqp.producer_pool); both keep the old URL otherwise.
-    Both come from kombu's process-wide registry, which must be emptied too: a closed
-    pool left there would be handed to the next test that publishes to the same URL.
-    """
-    from kombu import pools
-
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-@contextmanager
-def _publishing_to(url: str):
-    """This process's Celery app publishes to `url` until the block ends."""
-    from loyaltysite.celery import app
-
-    saved = app.conf.broker_url
-    _reset_broker_connections(app)
-    app.conf.broker_url = url
-    try:
-        yield app
-    finally:
-        _reset_broker_connections(app)
-        app.conf.broker_url = saved
-
-
 def _assert_one_followup_per_detractor(survey: Survey, detractors: set[int]) -> None:
     responses = Response.objects.filter(survey=survey)
     assert not responses.filter(processed_at__isnull=True).exists(), "unprocessed responses"
@@ -154,7 +117,7 @@ def test_redis_down_while_responses_arrive_loses_no_follow_up(
     is saved and thanked; once Redis is back, every detractor has exactly one case."""
     survey = SurveyFactory(template="nps")
     url = reverse("surveys:respond", args=[survey.slug])
-    with _publishing_to(private_redis.url):
+    with publishing_to(private_redis.url):
         # The web process has been publishing before the outage, so its pool holds a live
         # connection that the outage breaks (this message dies with the unpersisted Redis).
         tasks.sweep_responses.delay()
@@ -259,7 +222,7 @@ def test_a_worker_killed_while_processing_loses_and_duplicates_no_follow_up(
     broker = private_redis.client()
     rollups = ScoreRollup._meta.db_table
     responses = Response.objects.filter(survey=survey)
-    with _publishing_to(private_redis.url):
+    with publishing_to(private_redis.url):
         if kill == "worker":
             worker = start_celery_worker(redis_url=private_redis.url)
         else:

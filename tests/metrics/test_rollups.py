@@ -169,7 +169,7 @@ def test_broker_outage_loses_no_answer_and_the_sweeper_catches_up(
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.process_response, "delay", broker_down)
+    monkeypatch.setattr(tasks.process_response, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         page = client.post(reverse("surveys:respond", args=[survey.slug]), {"q1": "2"})
 

@@ -3,6 +3,7 @@ respondents cannot add rows to the staff's breakdowns."""
 
 import re
 from datetime import date
+from unittest import mock
 
 import pytest
 import redis
@@ -120,6 +121,17 @@ def test_answers_are_saved_while_the_cache_is_down(client, nps_survey):
 
     assert statuses == [302, 302]
     assert Response.objects.count() == 2
+
+
+@override_settings(CACHES=UNREACHABLE_CACHE)
+def test_after_the_cache_failed_the_next_answers_do_not_ask_it(client, nps_survey):
+    _post(client, nps_survey)
+    with mock.patch.object(RedisCache, "add") as add:
+        statuses = [_post(client, nps_survey).status_code for _ in range(3)]
+
+    assert statuses == [302, 302, 302]
+    add.assert_not_called()
+    assert Response.objects.count() == 4
 
 
 def test_the_honeypot_is_hidden_from_people(client, nps_survey):

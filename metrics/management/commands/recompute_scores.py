@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metrics.rollups import recompute_rollups
+from metrics.rollups import recompute_survey
 from surveys.models import Survey
 
 
@@ -21,8 +21,8 @@ class Command(BaseCommand):
         total = surveys.count()
         corrected = 0
         for number, survey in enumerate(surveys, start=1):
-            drift = recompute_rollups(
-                surveys=[survey], progress=lambda line: self.stdout.write(f"  {line}")
+            drift = recompute_survey(
+                survey=survey, progress=lambda line: self.stdout.write(f"  {line}")
             )
             corrected += drift.cells
             verdict = (
