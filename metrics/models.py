@@ -623,6 +623,8 @@ class StaffAction(models.Model):
         if self.content_type is None:
             return ""
         return f"{self.content_type.name} #{self.object_id}"
+
+
 class JobRun(models.Model):
     """When a periodic job last finished: the heartbeat that /healthz reads."""
 

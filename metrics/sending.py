@@ -25,8 +25,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from metrics.emails import subject_line
 from loyaltysite.broker import publish
+from metrics.emails import subject_line
 from metrics.models import Notification
 from metrics.notifications import DELIVERING, retry_pause
 from metrics.scores import KEY_ROLE
