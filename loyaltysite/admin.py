@@ -2,7 +2,9 @@
 
 Every ModelAdmin registered here, with its inlines, refuses a control character in its
 forms' text inputs, and every admin page answers a query string holding one with a 404
-before a search or filter takes it to the database (PostgreSQL refuses a NUL).
+before a search or filter takes it to the database (PostgreSQL refuses a NUL). A choice
+of many objects refuses a key beyond 64 bits before it is looked up (SQLite raises on
+such a number instead of matching nothing).
 """
 
 from collections.abc import Callable
@@ -11,6 +13,7 @@ from typing import Any, TypeVar, cast
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
@@ -19,6 +22,24 @@ from surveys.text import query_has_control_characters, validate_no_control_chara
 
 View = TypeVar("View", bound=Callable[..., Any])
 
+LARGEST_KEY = 2**63 - 1
+
+
+class KeysInRange(forms.ModelMultipleChoiceField):
+    def _check_values(self, value: Any) -> Any:
+        for key in value if isinstance(value, list | tuple) else []:
+            try:
+                out_of_range = abs(int(key)) > LARGEST_KEY
+            except (TypeError, ValueError):
+                continue  # not a number: the usual check says so
+            if out_of_range:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": key},
+                )
+        return super()._check_values(value)
+
 
 class TextCheckedAdmin(admin.options.BaseModelAdmin):
     def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
@@ -26,6 +47,11 @@ class TextCheckedAdmin(admin.options.BaseModelAdmin):
         if isinstance(field, forms.CharField):
             field.validators.append(validate_no_control_characters)
         return field
+
+    def formfield_for_manytomany(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        if isinstance(db_field.target_field, models.IntegerField):
+            kwargs.setdefault("form_class", KeysInRange)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 def text_checked(admin_class: type) -> type:

@@ -7,9 +7,10 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from metrics.models import FollowUp
+from metrics.models import AlertChannel, FollowUp
 from surveys.models import Response
 from tests.factories import InvitationFactory, SurveyFactory, answer
 
@@ -166,6 +167,22 @@ def test_admin_autocomplete_refuses_a_control_character(admin_client):
     )
 
     assert page.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [("admin:auth_group_add", "permissions"), ("admin:metrics_alertchannel_add", "surveys")],
+)
+def test_an_admin_choice_of_many_beyond_any_key_is_a_form_error(admin_client, url, field):
+    # Found by fuzzing: SQLite cannot compare a key with a number beyond 64 bits and
+    # raised instead of matching nothing.
+    before = Group.objects.count() + AlertChannel.objects.count()
+
+    page = admin_client.post(reverse(url), {"name": "x", field: ["1", str(2**64)]})
+
+    assert page.status_code == 200
+    assert field in page.context["adminform"].form.errors
+    assert Group.objects.count() + AlertChannel.objects.count() == before
 
 
 @pytest.mark.parametrize("url", ["login", "admin:login"])
