@@ -26,7 +26,7 @@ LARGEST_KEY = 2**63 - 1
 
 
 class KeysInRange(forms.ModelMultipleChoiceField):
-    def _check_values(self, value: Any) -> Any:
+    def clean(self, value: Any) -> Any:
         for key in value if isinstance(value, list | tuple) else []:
             try:
                 out_of_range = abs(int(key)) > LARGEST_KEY
@@ -38,7 +38,7 @@ class KeysInRange(forms.ModelMultipleChoiceField):
                     code="invalid_pk_value",
                     params={"pk": key},
                 )
-        return super()._check_values(value)
+        return super().clean(value)
 
 
 class TextCheckedAdmin(admin.options.BaseModelAdmin):
