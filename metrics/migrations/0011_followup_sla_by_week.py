@@ -4,8 +4,12 @@ import django.db.models.functions.datetime
 from django.conf import settings
 from django.db import migrations, models
 
+from loyaltysite.migration_operations import AddIndexOnline
 
+
+# Built without blocking writes to the cases on PostgreSQL.
 class Migration(migrations.Migration):
+    atomic = False
 
     dependencies = [
         ('metrics', '0010_orders'),
@@ -14,11 +18,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='followup',
             index=models.Index(django.db.models.functions.datetime.TruncWeek('created_at', output_field=models.DateField()), models.F('survey'), include=('created_at', 'due_at', 'first_contact_at', 'resolved_at', 'status'), name='followup_sla_by_survey'),
         ),
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='followup',
             index=models.Index(django.db.models.functions.datetime.TruncWeek('created_at', output_field=models.DateField()), models.F('assignee'), include=('created_at', 'due_at', 'first_contact_at', 'resolved_at', 'status'), name='followup_sla_by_assignee'),
         ),

@@ -60,9 +60,5 @@ class Migration(migrations.Migration):
             name='known_touchpoints',
             field=models.TextField(blank=True, help_text='One per line, as links give them in ?touchpoint=. Other values count as "other" in the scores.', validators=[surveys.models.validate_names], verbose_name='known touchpoints'),
         ),
-        migrations.AddIndex(
-            model_name='response',
-            index=models.Index(condition=models.Q(('fingerprint', ''), _negated=True), fields=['survey', 'fingerprint'], name='response_fingerprint'),
-        ),
         migrations.RunPython(know_the_values_in_use, migrations.RunPython.noop),
     ]
