@@ -11,7 +11,7 @@ import csv
 import json
 import tempfile
 from collections.abc import Iterable, Iterator
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from itertools import chain
 from typing import overload
 
@@ -72,6 +72,7 @@ def export_rows(survey: Survey, period: Period) -> Iterator[list[object]]:
         _("Customer segment"),
         *(question.text_en for question in questions),
         _("Metadata"),
+        _("Excluded from the scores at"),
     ]
     return chain([[neutralise(cell) for cell in header]], _rows(survey, period, questions, zone))
 
@@ -97,7 +98,7 @@ def _rows(
         customer = response.customer
         row: list[object] = [
             response.pk,
-            timezone.localtime(response.submitted_at, zone).isoformat(timespec="seconds"),
+            _local(response.submitted_at, zone),
             response.language,
             response.touchpoint,
             response.channel,
@@ -108,8 +109,14 @@ def _rows(
             json.dumps(
                 response.metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False
             ),
+            # A burst that staff took out of the scores (surveys.bursts) is still exported.
+            _local(response.excluded_at, zone) if response.excluded_at else "",
         ]
         yield [neutralise(cell) for cell in row]
+
+
+def _local(moment: datetime, zone: tzinfo) -> str:
+    return timezone.localtime(moment, zone).isoformat(timespec="seconds")
 
 
 def _cell(answer: Answer | None) -> int | str:

@@ -31,6 +31,7 @@ HEADER = [
     "How likely is it that you would recommend Acme to a friend or colleague?",
     "What is the main reason for your score?",
     "Metadata",
+    "Excluded from the scores at",
 ]
 INJECTIONS = ['=HYPERLINK("x")', "+1", "-2", "@SUM(A1)", "\tcmd", "\rcmd"]
 
@@ -105,6 +106,7 @@ def test_csv_has_the_header_and_one_row_per_response_with_every_field():
             "9",
             "Great service, merci à vous",
             '{"channel":"email","ref":"C1","touchpoint":"support","zeta":"last"}',
+            "",
         ],
         [
             str(anonymous.pk),
@@ -118,8 +120,20 @@ def test_csv_has_the_header_and_one_row_per_response_with_every_field():
             "3",
             "",
             "{}",
+            "",
         ],
     ]
+
+
+def test_an_answer_excluded_from_the_scores_is_exported_saying_since_when():
+    survey = SurveyFactory(template="nps")
+    kept = _submit(survey, 9)
+    excluded = _submit(survey, 0)
+    Response.objects.filter(pk=excluded.pk).update(excluded_at=_local(date(2025, 3, 12), time(8)))
+
+    rows = {row[0]: row[-1] for row in _csv(csv_response(survey, PERIOD))[1:]}
+
+    assert rows == {str(kept.pk): "", str(excluded.pk): "2025-03-12T08:00:00+01:00"}
 
 
 def test_the_period_is_inclusive_local_days_in_the_current_time_zone():
@@ -244,8 +258,8 @@ def test_every_question_of_the_survey_has_a_column_in_position_order():
 
     header, row = export_rows(survey, period)
 
-    assert header[8:-1] == [q.text_en for q in questions]
-    assert row[8:-1] == [8, "", 10, "Good"]
+    assert header[8:-2] == [q.text_en for q in questions]
+    assert row[8:-2] == [8, "", 10, "Good"]
 
 
 def test_header_labels_are_translated_into_the_language_of_the_request():
