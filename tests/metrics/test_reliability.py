@@ -20,6 +20,7 @@ import pytest
 import redis
 from django.db import connection
 from django.db.models import F
+from django.test import override_settings
 from django.urls import reverse
 
 from metrics import tasks
@@ -110,6 +111,8 @@ def _assert_one_followup_per_detractor(survey: Survey, detractors: set[int]) -> 
     assert opened.count() == len(detractors), "a case was opened twice"
 
 
+# One test client posts all the answers: generous limits, so none is turned away.
+@override_settings(PUBLIC_POSTS_PER_MINUTE=100, PUBLIC_POSTS_PER_DAY=100)
 def test_redis_down_while_responses_arrive_loses_no_follow_up(
     client, private_redis, start_celery_worker
 ):

@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -64,6 +64,7 @@ def test_an_anonymous_invitation_is_still_answered_once(client, anonymous):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@override_settings(PUBLIC_POSTS_PER_MINUTE=100, PUBLIC_POSTS_PER_DAY=100)
 def test_many_posts_at_once_to_an_anonymous_invitation_store_one_response():
     invitation = InvitationFactory(survey__anonymous=True, survey__language="en")
     url = reverse("surveys:respond_invitation", args=[invitation.token])

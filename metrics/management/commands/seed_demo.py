@@ -70,6 +70,8 @@ RESPONSE_COLUMNS = {
     "segment": "text",
     "metadata": "jsonb",
     "processed_at": "timestamptz",
+    # Demo answers come from no client: no fingerprint, none excluded (NULL).
+    "fingerprint": "text",
 }
 # (drop, restore) statements for the loaded tables' foreign keys and plain indexes, the
 # primary and unique keys of those no foreign key points to (the answers), and the
@@ -297,7 +299,7 @@ def _rows(
         customer, language, segment, meta = person
         language = language or default
         submitted = now - timedelta(seconds=age)
-        row = (pk, survey, customer, submitted, language, where, via, segment, meta, now)
+        row = (pk, survey, customer, submitted, language, where, via, segment, meta, now, "")
         responses.append(row)
         answered.append((pk, sets[language][pick]))
     return responses, answered
