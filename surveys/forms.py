@@ -1,8 +1,6 @@
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
 from django.http import QueryDict
 from django.utils.text import format_lazy
@@ -83,29 +81,28 @@ class LinkParametersForm(forms.Form):
 
 
 class ResponseForm(forms.Form):
-    """The respondent's answers, one field per question, in the survey's order."""
+    """The respondent's answers, one field per question, in the survey's order.
+
+    Rendered by templates/surveys/response_fields.html, not by crispy: its per-field
+    template machinery cost more than the rest of the page together.
+    """
 
     def __init__(
         self, *args: Any, questions: Sequence[Question], language: str, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         self.questions = {f"q{q.position}": q for q in questions}
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        layout = []
         for name, question in self.questions.items():
             self.fields[name] = _field_for(question, language)
-            layout.append(
-                Field(name, template="surveys/scale_field.html") if question.is_scale else name
-            )
-        self.fields[HONEYPOT] = forms.CharField(
-            label=_("Leave this field empty"),
-            required=False,
-            widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
-        )
-        layout.append(Div(HONEYPOT, css_class="leave-empty", aria_hidden="true"))
-        self.helper.layout = Layout(*layout, Submit("submit", _("Send"), css_class="btn-lg w-100"))
+        self.fields[HONEYPOT] = forms.CharField(label=_("Leave this field empty"), required=False)
+
+    @property
+    def answer_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.questions]
+
+    @property
+    def honeypot(self) -> forms.BoundField:
+        return self[HONEYPOT]
 
     @property
     def filled_by_a_script(self) -> bool:
@@ -123,7 +120,7 @@ def _field_for(question: Question, language: str) -> forms.Field:
             required=question.required,
             max_length=COMMENT_MAX_LENGTH,
             validators=[validate_no_control_characters],
-            widget=forms.Textarea(attrs={"rows": 4}),
+            widget=forms.Textarea,
         )
     choices: list[tuple[int, StrOrPromise]]
     if question.is_yes_no:
