@@ -3,6 +3,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.http import QueryDict
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +29,10 @@ METADATA_MAX_LENGTH = 100
 HONEYPOT = "website"
 # Buttons of at least 44 px (WCAG 2.5.5) that fit side by side on a 320 px phone.
 PHONE_ROW_MAX = 6
+# Unanswered forms kept rendered in each process: a survey in two languages, with and
+# without each score preselected, is a few dozen.
+UNANSWERED_KEPT = 500
+_unanswered: dict[tuple[object, ...], SafeString] = {}
 
 
 class LinkParametersForm(forms.Form):
@@ -91,6 +97,7 @@ class ResponseForm(forms.Form):
         self, *args: Any, questions: Sequence[Question], language: str, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.language = language
         self.questions = {f"q{q.position}": q for q in questions}
         for name, question in self.questions.items():
             self.fields[name] = _field_for(question, language)
@@ -103,6 +110,28 @@ class ResponseForm(forms.Form):
     @property
     def honeypot(self) -> forms.BoundField:
         return self[HONEYPOT]
+
+    @property
+    def html(self) -> SafeString:
+        """The fields as HTML. Unanswered, the form is the same for every visitor of the
+        survey in a language with the same preselected score, so each process renders it
+        once: keyed on every column of the questions, so edited wording is a new key, not
+        a stale page. Answered (with errors), it is the respondent's own."""
+        if self.is_bound:
+            return render_to_string("surveys/response_fields.html", {"form": self})
+        key = (
+            self.language,
+            tuple(sorted(self.initial.items())),
+            *(
+                tuple(getattr(question, field.attname) for field in Question._meta.concrete_fields)
+                for question in self.questions.values()
+            ),
+        )
+        if key not in _unanswered:
+            if len(_unanswered) >= UNANSWERED_KEPT:
+                _unanswered.clear()  # the simplest bound: rebuilt within a few visits
+            _unanswered[key] = render_to_string("surveys/response_fields.html", {"form": self})
+        return _unanswered[key]
 
     @property
     def filled_by_a_script(self) -> bool:

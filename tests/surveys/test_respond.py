@@ -75,6 +75,28 @@ def test_score_parameter_preselects_the_answer(client, nps_survey):
     assert html.count("checked") == 1
 
 
+def test_a_preselected_score_is_not_shown_to_the_next_visitor(client, nps_survey):
+    assert 'value="7" checked' in client.get(_url(nps_survey, "?score=7")).content.decode()
+
+    assert "checked" not in client.get(_url(nps_survey)).content.decode()
+
+
+def test_the_form_shows_the_wording_staff_changed_after_it_was_shown(client, nps_survey):
+    client.get(_url(nps_survey))
+    question = nps_survey.questions.get(role="nps")
+    question.text_nl = "Zou u Acme aanraden?"
+    question.low_label_nl = "Nooit"
+    question.save()
+    nps_survey.questions.filter(role="comment").update(required=True)
+
+    html = client.get(_url(nps_survey)).content.decode()
+
+    assert "Zou u Acme aanraden?" in html
+    assert "0 = Nooit" in html
+    assert "Wat is de belangrijkste reden voor uw score?<span" in html
+    assert "(optioneel)" not in html
+
+
 @pytest.mark.parametrize("score", ["11", "-1", "abc", ""])
 def test_score_parameter_off_the_scale_preselects_nothing(client, nps_survey, score):
     html = client.get(_url(nps_survey, f"?score={score}")).content.decode()
