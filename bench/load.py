@@ -30,7 +30,8 @@ from surveys.services import create_survey
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-ADDRESS = "127.0.0.1:8843"
+# BENCH_PORT picks another port, so that two people can run the benchmark at once.
+ADDRESS = f"127.0.0.1:{os.environ.get('BENCH_PORT', '8843')}"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 SECONDS, WARM_UP = 10, 2
 THREADS, CONNECTIONS = 2, 16

@@ -1,10 +1,10 @@
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Div, Field, Layout, Submit
 from django import forms
 from django.http import QueryDict
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -29,6 +29,10 @@ METADATA_MAX_LENGTH = 100
 HONEYPOT = "website"
 # Buttons of at least 44 px (WCAG 2.5.5) that fit side by side on a 320 px phone.
 PHONE_ROW_MAX = 6
+# Unanswered forms kept rendered in each process: a survey in two languages, with and
+# without each score preselected, is a few dozen.
+UNANSWERED_KEPT = 500
+_unanswered: dict[tuple[object, ...], SafeString] = {}
 
 
 class LinkParametersForm(forms.Form):
@@ -83,29 +87,51 @@ class LinkParametersForm(forms.Form):
 
 
 class ResponseForm(forms.Form):
-    """The respondent's answers, one field per question, in the survey's order."""
+    """The respondent's answers, one field per question, in the survey's order.
+
+    Rendered by templates/surveys/response_fields.html, not by crispy: its per-field
+    template machinery cost more than the rest of the page together.
+    """
 
     def __init__(
         self, *args: Any, questions: Sequence[Question], language: str, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.language = language
         self.questions = {f"q{q.position}": q for q in questions}
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        layout = []
         for name, question in self.questions.items():
             self.fields[name] = _field_for(question, language)
-            layout.append(
-                Field(name, template="surveys/scale_field.html") if question.is_scale else name
-            )
-        self.fields[HONEYPOT] = forms.CharField(
-            label=_("Leave this field empty"),
-            required=False,
-            widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+        self.fields[HONEYPOT] = forms.CharField(label=_("Leave this field empty"), required=False)
+
+    @property
+    def answer_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.questions]
+
+    @property
+    def honeypot(self) -> forms.BoundField:
+        return self[HONEYPOT]
+
+    @property
+    def html(self) -> SafeString:
+        """The fields as HTML. Unanswered, the form is the same for every visitor of the
+        survey in a language with the same preselected score, so each process renders it
+        once: keyed on every column of the questions, so edited wording is a new key, not
+        a stale page. Answered (with errors), it is the respondent's own."""
+        if self.is_bound:
+            return render_to_string("surveys/response_fields.html", {"form": self})
+        key = (
+            self.language,
+            tuple(sorted(self.initial.items())),
+            *(
+                tuple(getattr(question, field.attname) for field in Question._meta.concrete_fields)
+                for question in self.questions.values()
+            ),
         )
-        layout.append(Div(HONEYPOT, css_class="leave-empty", aria_hidden="true"))
-        self.helper.layout = Layout(*layout, Submit("submit", _("Send"), css_class="btn-lg w-100"))
+        if key not in _unanswered:
+            if len(_unanswered) >= UNANSWERED_KEPT:
+                _unanswered.clear()  # the simplest bound: rebuilt within a few visits
+            _unanswered[key] = render_to_string("surveys/response_fields.html", {"form": self})
+        return _unanswered[key]
 
     @property
     def filled_by_a_script(self) -> bool:
@@ -123,7 +149,7 @@ def _field_for(question: Question, language: str) -> forms.Field:
             required=question.required,
             max_length=COMMENT_MAX_LENGTH,
             validators=[validate_no_control_characters],
-            widget=forms.Textarea(attrs={"rows": 4}),
+            widget=forms.Textarea,
         )
     choices: list[tuple[int, StrOrPromise]]
     if question.is_yes_no:

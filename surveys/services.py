@@ -272,7 +272,10 @@ def submit_response(
     if survey.anonymous and invitation is not None:
         _claim_anonymously(invitation, now)
     try:
-        with transaction.atomic():
+        # Only an invitation's answer can collide (one response per invitation), and then
+        # the savepoint keeps the transaction usable for asking why; a public answer saves
+        # the two round trips.
+        with transaction.atomic(savepoint=invitation is not None):
             response = Response.objects.create(
                 survey=survey,
                 # An anonymous answer keeps nothing that says who gave it: no invitation, no

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from surveys.clients import fingerprint
 from surveys.forms import LinkParametersForm, ResponseForm
-from surveys.models import Invitation, Language, Survey
+from surveys.models import Invitation, Language, Question, Survey
 from surveys.ratelimit import count_public_post
 from surveys.services import AlreadyAnswered, SurveyNotLive, opt_out, submit_response
 
@@ -24,10 +24,11 @@ from surveys.services import AlreadyAnswered, SurveyNotLive, opt_out, submit_res
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def respond(request: HttpRequest, slug: str) -> HttpResponse:
-    survey = get_object_or_404(Survey, slug=slug)
-    return _framable(
-        _respond(request, survey, None, reverse("surveys:thanks", args=[slug])), survey
-    )
+    # The survey comes with its questions, in one query; one without any, on its own.
+    questions = list(Question.objects.select_related("survey").filter(survey__slug=slug))
+    survey = questions[0].survey if questions else get_object_or_404(Survey, slug=slug)
+    thanks_url = reverse("surveys:thanks", args=[slug])
+    return _framable(_respond(request, survey, questions, None, thanks_url), survey)
 
 
 @csrf_exempt
@@ -37,7 +38,8 @@ def respond_invitation(request: HttpRequest, token: str) -> HttpResponse:
         Invitation.objects.select_related("survey", "customer"), token=token
     )
     thanks_url = reverse("surveys:invitation_thanks", args=[token])
-    return _respond(request, invitation.survey, invitation, thanks_url)
+    questions = list(invitation.survey.questions.all())
+    return _respond(request, invitation.survey, questions, invitation, thanks_url)
 
 
 @require_safe
@@ -85,7 +87,11 @@ def _framable(response: HttpResponse, survey: Survey) -> HttpResponse:
 
 
 def _respond(
-    request: HttpRequest, survey: Survey, invitation: Invitation | None, thanks_url: str
+    request: HttpRequest,
+    survey: Survey,
+    questions: list[Question],
+    invitation: Invitation | None,
+    thanks_url: str,
 ) -> HttpResponse:
     language = _language(request, survey, invitation)
     if survey.status == Survey.Status.CLOSED:
@@ -101,7 +107,6 @@ def _respond(
         return too_many
 
     link = LinkParametersForm(request.GET, anonymous=survey.anonymous)
-    questions = list(survey.questions.all())
     with translation.override(language):
         if request.method == "POST":
             form = ResponseForm(request.POST, questions=questions, language=language)
@@ -166,7 +171,7 @@ def _with_param(request: HttpRequest, name: str, value: str) -> str:
     return f"{request.path}?{query.urlencode()}"
 
 
-def _preselected(request: HttpRequest, questions: list) -> dict[str, int]:
+def _preselected(request: HttpRequest, questions: list[Question]) -> dict[str, int]:
     """`?score=N` pre-selects N on the first scale question when N is on its scale."""
     first = next((q for q in questions if q.is_scale), None)
     raw = request.GET.get("score", "")

@@ -126,11 +126,11 @@ def test_answers_are_saved_while_the_cache_is_down(client, nps_survey):
 @override_settings(CACHES=UNREACHABLE_CACHE)
 def test_after_the_cache_failed_the_next_answers_do_not_ask_it(client, nps_survey):
     _post(client, nps_survey)
-    with mock.patch.object(RedisCache, "add") as add:
+    with mock.patch.object(redis.client.Pipeline, "execute") as execute:
         statuses = [_post(client, nps_survey).status_code for _ in range(3)]
 
     assert statuses == [302, 302, 302]
-    add.assert_not_called()
+    execute.assert_not_called()
     assert Response.objects.count() == 4
 
 
@@ -226,6 +226,24 @@ def test_the_limit_is_counted_in_redis_which_every_web_process_shares(client, np
     assert Response.objects.count() == 2
     server = redis.Redis.from_url(settings.REDIS_URL)
     assert server.keys(f"*public-posts:{nps_survey.slug}:*")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_the_day_counts_in_redis_too_and_each_window_ends(client, nps_survey, settings):
+    settings.PUBLIC_POSTS_PER_MINUTE = 100
+    settings.PUBLIC_POSTS_PER_DAY = 2
+
+    statuses = [_post(client, nps_survey).status_code for _ in range(3)]
+
+    assert statuses == [302, 302, 429]
+    server = redis.Redis.from_url(settings.REDIS_URL)
+    windows = {
+        key.decode().rsplit(":", 1)[1][0]: server.ttl(key)
+        for key in server.keys(f"*public-posts:{nps_survey.slug}:*")
+    }
+    assert 0 < windows["m"] <= 60
+    assert 0 < windows["d"] <= 24 * 60 * 60
 
 
 def test_staff_see_unknown_touchpoints_together_as_other(client, manager, settings):

@@ -75,6 +75,28 @@ def test_score_parameter_preselects_the_answer(client, nps_survey):
     assert html.count("checked") == 1
 
 
+def test_a_preselected_score_is_not_shown_to_the_next_visitor(client, nps_survey):
+    assert 'value="7" checked' in client.get(_url(nps_survey, "?score=7")).content.decode()
+
+    assert "checked" not in client.get(_url(nps_survey)).content.decode()
+
+
+def test_the_form_shows_the_wording_staff_changed_after_it_was_shown(client, nps_survey):
+    client.get(_url(nps_survey))
+    question = nps_survey.questions.get(role="nps")
+    question.text_nl = "Zou u Acme aanraden?"
+    question.low_label_nl = "Nooit"
+    question.save()
+    nps_survey.questions.filter(role="comment").update(required=True)
+
+    html = client.get(_url(nps_survey)).content.decode()
+
+    assert "Zou u Acme aanraden?" in html
+    assert "0 = Nooit" in html
+    assert "Wat is de belangrijkste reden voor uw score?<span" in html
+    assert "(optioneel)" not in html
+
+
 @pytest.mark.parametrize("score", ["11", "-1", "abc", ""])
 def test_score_parameter_off_the_scale_preselects_nothing(client, nps_survey, score):
     html = client.get(_url(nps_survey, f"?score={score}")).content.decode()
@@ -232,7 +254,8 @@ def test_invitation_response_is_linked_and_answered_once(client):
 def test_form_get_runs_a_fixed_small_number_of_queries(client, django_assert_max_num_queries):
     survey = SurveyFactory(template="loyalty")
     invitation = InvitationFactory(survey=survey)
-    with django_assert_max_num_queries(2):
+    # The public link's survey comes with its questions; an invitation's with its customer.
+    with django_assert_max_num_queries(1):
         client.get(_url(survey, "?score=5"))
     with django_assert_max_num_queries(2):
         client.get(reverse("surveys:respond_invitation", args=[invitation.token]))
