@@ -101,6 +101,16 @@ def test_embedded_defaults_need_no_server():
     assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
 
 
+def test_the_embedded_defaults_pass_the_system_checks_without_a_warning():
+    # `make run` migrates: a newcomer should see no warning about PostgreSQL-only
+    # index options.
+    result = _manage("check", "--database", "default", REDIS_URL="")
+
+    assert result.returncode == 0, result.stderr
+    assert "WARNINGS" not in result.stderr
+    assert "no issues" in result.stdout
+
+
 def test_an_sqlite_without_returning_is_refused_at_start_up(monkeypatch):
     from types import SimpleNamespace
 
