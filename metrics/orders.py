@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from itertools import islice
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
@@ -156,19 +157,29 @@ def _header(header: list[str] | None) -> dict[str, int]:
 
 def _parse(reader: "_reader", positions: dict[str, int]) -> Iterator[Staged | Refusal]:
     zone = timezone.get_default_timezone()
-    names = [*COLUMNS, *OPTIONAL_COLUMNS]
-    columns = [positions.get(name) for name in names]
+    names = (*COLUMNS, *OPTIONAL_COLUMNS)
+    # A column the header does not name reads the empty value that pads a short row.
+    width = max(positions.values()) + 1
+    pick = itemgetter(*(positions.get(name, width) for name in names))
+    padding = [""] * (width + 1)
+    strip = str.strip
     line_num = reader.line_num
     for row in reader:
         # A quoted value may span lines: a row is named by the line it starts on.
         line, line_num = line_num + 1, reader.line_num
-        values = [row[i].strip() if i is not None and i < len(row) else "" for i in columns]
-        if not any(values):
-            continue  # a blank line
+        if len(row) <= width:
+            row += padding[len(row) :]
+        values = tuple(map(strip, pick(row)))
         ref, customer_ref, ordered_at, amount, product, channel = values
+        if not (ref or customer_ref or ordered_at or amount or product or channel):
+            continue  # a blank line
         # The common case in one go; which value is wrong is found when one is.
         if not (
-            all(values[:5])
+            ref
+            and customer_ref
+            and ordered_at
+            and amount
+            and product
             and len(ref) <= MAX_LENGTH["ref"]
             and len(customer_ref) <= MAX_LENGTH["customer_ref"]
             and len(product) <= MAX_LENGTH["product"]
@@ -238,7 +249,6 @@ def _write(cursor: CursorWrapper, result: ImportResult, create_customers: bool) 
         cursor.execute("ANALYZE order_import")
         # The histories are sorted in memory, not on disk.
         cursor.execute("SET LOCAL work_mem = '128MB'")
-    cursor.execute("CREATE INDEX order_import_ref ON order_import (ref, line)")
     cursor.execute(REPEATED)
     repeated = [
         Refusal(line, "ref", _("the same ref as line %(line)d") % {"line": first})
@@ -272,11 +282,11 @@ def _write(cursor: CursorWrapper, result: ImportResult, create_customers: bool) 
 
 TABLE = Order._meta.db_table
 CUSTOMERS = Customer._meta.db_table
-# Rows whose ref an earlier line of the file has, with that line.
+# Rows whose ref an earlier line of the file has, with the first such line: one sort.
 REPEATED = """
-SELECT later.line, MIN(earlier.line) FROM order_import later
-  JOIN order_import earlier ON earlier.ref = later.ref AND earlier.line < later.line
- GROUP BY later.line"""
+SELECT line, first FROM (SELECT line, MIN(line) OVER (PARTITION BY ref) AS first
+                           FROM order_import) AS lines
+ WHERE line > first"""
 EXISTING = f"SELECT COUNT(*) FROM {TABLE} WHERE ref IN (SELECT ref FROM order_import)"  # noqa: S608
 DROP_REPEATED = f"DELETE FROM order_import WHERE line IN (SELECT line FROM ({REPEATED}) r)"  # noqa: S608
 # The rows of customers unknown (to select or delete).
@@ -290,31 +300,35 @@ TOUCHED = f"""
 SELECT customer_id FROM ({STAGED_ROWS}) AS staged
  UNION SELECT customer_id FROM {TABLE} WHERE ref IN (SELECT ref FROM order_import)"""  # noqa: S608
 # The facts of every order of those customers, from their whole history with the new
-# rows in it: windows over each customer's orders in (ordered_at, ref) order, refunds in
-# partitions of their own (they are no orders), and then left without facts. The staged
-# rows come with all their columns (and no id).
+# rows in it, by windows over each customer's orders in (ordered_at, ref) order: refunds
+# in partitions of their own (they are no orders), and then left without facts. Two
+# sorts: by product, for the first time the customer ordered each, then in that order,
+# which the outer windows share. The staged rows come with all their columns (and no id).
 DERIVE_FACTS = f"""
 CREATE TEMPORARY TABLE order_facts AS
-SELECT id, {", ".join(WRITTEN)},
-       CASE WHEN counted THEN LAG(ordered_at, 1) OVER chain END AS previous_ordered_at,
-       CASE WHEN counted THEN LAG(ordered_at, 2) OVER chain END AS second_previous_ordered_at,
-       is_upsell,
-       CASE WHEN is_upsell THEN LAG(ordered_at) OVER upsells END AS previous_upsell_at
-  FROM (SELECT *, amount >= 0 AS counted,
-               amount >= 0
-               AND ordered_at = MIN(ordered_at)
-                   OVER (PARTITION BY customer_id, amount >= 0, product)
-               AND ordered_at > MIN(ordered_at) OVER (PARTITION BY customer_id, amount >= 0)
-               AS is_upsell
-          FROM (SELECT id, {", ".join(WRITTEN)} FROM {TABLE}
-                 WHERE customer_id IN ({TOUCHED})
-                   AND ref NOT IN (SELECT ref FROM order_import)
-                 UNION ALL
-                SELECT NULL, staged.* FROM ({STAGED_ROWS}) AS staged
-               ) AS history
+SELECT id, {", ".join(WRITTEN)}, previous_ordered_at, second_previous_ordered_at, is_upsell,
+       CASE WHEN is_upsell THEN MAX(CASE WHEN is_upsell THEN ordered_at END) OVER before END
+       AS previous_upsell_at
+  FROM (SELECT *,
+               CASE WHEN counted THEN LAG(ordered_at, 1) OVER chain END AS previous_ordered_at,
+               CASE WHEN counted THEN LAG(ordered_at, 2) OVER chain END
+               AS second_previous_ordered_at,
+               counted
+               AND ordered_at = first_of_product
+               AND ordered_at > FIRST_VALUE(ordered_at) OVER chain AS is_upsell
+          FROM (SELECT *, MIN(ordered_at) OVER (PARTITION BY customer_id, counted, product)
+                          AS first_of_product
+                  FROM (SELECT id, {", ".join(WRITTEN)}, amount >= 0 AS counted FROM {TABLE}
+                         WHERE customer_id IN ({TOUCHED})
+                           AND ref NOT IN (SELECT ref FROM order_import)
+                         UNION ALL
+                        SELECT NULL, staged.*, staged.amount >= 0 FROM ({STAGED_ROWS}) AS staged
+                       ) AS history
+               ) AS products
+        WINDOW chain AS (PARTITION BY customer_id, counted ORDER BY ordered_at, ref)
        ) AS flagged
-WINDOW chain AS (PARTITION BY customer_id, counted ORDER BY ordered_at, ref),
-       upsells AS (PARTITION BY customer_id, is_upsell ORDER BY ordered_at, ref)"""  # noqa: S608
+WINDOW before AS (PARTITION BY customer_id, counted ORDER BY ordered_at, ref
+                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"""  # noqa: S608
 # In time order, so that a period's orders lie together on disk. SQLite needs the WHERE
 # to read ON CONFLICT as the upsert's.
 UPSERT = f"""
