@@ -20,7 +20,9 @@ graceful_timeout = 30
 keepalive = 5
 # Access log to stdout, errors to stderr, for the process manager to collect. The path
 # without its query string (no `ref` or score a respondent's link carries), the status,
-# the size and the time taken; no client address (behind the proxy, it is the proxy's).
+# the size and the time taken; no client address (behind the proxy, it is the proxy's),
+# and no invitation token (loyaltysite/access_log.py).
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+logger_class = "loyaltysite.access_log.AccessLogWithoutTokens"
