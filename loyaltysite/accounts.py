@@ -2,7 +2,8 @@
 
 Failed logins are counted by django-axes (settings: LOGIN_FAILURE_LIMIT,
 LOGIN_COOLOFF_MINUTES); password reset requests here, in the cache, per client address
-and per email address (PASSWORD_RESETS_PER_HOUR).
+and per email address (PASSWORD_RESETS_PER_HOUR), with the public link's counter
+(surveys.ratelimit): while the cache is down, resets are sent.
 """
 
 import hashlib
@@ -11,11 +12,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from surveys.clients import client_address
+from surveys import ratelimit
 
 logger = logging.getLogger(__name__)
 
@@ -32,20 +32,13 @@ def reset_allowed(*, request: HttpRequest, email: str) -> bool:
     """Count a reset request against its client and its email address; whether both are
     still within PASSWORD_RESETS_PER_HOUR. Each count starts with the hour's first request."""
     address = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    counts = [
-        _count(f"password-reset:client:{client_address(request)}"),
-        _count(f"password-reset:email:{address}"),
-    ]
-    return max(counts) <= settings.PASSWORD_RESETS_PER_HOUR
-
-
-def _count(key: str) -> int:
-    cache.add(key, 0, timeout=HOUR)
-    try:
-        return cache.incr(key)
-    except ValueError:  # the hour ended between add and incr
-        cache.set(key, 1, timeout=HOUR)
-        return 1
+    counts = ratelimit.count(
+        [
+            (f"password-reset:client:{ratelimit.hashed_client(request)}", HOUR),
+            (f"password-reset:email:{address}", HOUR),
+        ]
+    )
+    return counts is None or max(counts) <= settings.PASSWORD_RESETS_PER_HOUR
 
 
 class ThrottledPasswordResetForm(PasswordResetForm):

@@ -1,4 +1,5 @@
-"""How many answers one client may post to one survey, per minute and per day.
+"""How many answers one client may post to one survey, per minute and per day, and the
+counting in fixed windows that other limits share (password resets, loyaltysite.accounts).
 
 Counted in fixed windows in Django's cache (Redis in production, so every web process
 shares the counts), keyed on the survey and `client_address`, which trusts
@@ -36,30 +37,42 @@ breaker = Breaker(SKIP_AFTER_FAILURE)
 def count_public_post(*, request: HttpRequest, survey: Survey) -> int:
     """Count this POST; 0 when it may go on, else the seconds until the client may post
     again."""
-    if breaker.is_open:
-        return 0
     # Hashed: the cache need not hold the address either.
-    client = hashlib.sha256(client_address(request).encode()).hexdigest()[:32]
-    prefix = f"public-posts:{survey.slug}:{client}"
+    prefix = f"public-posts:{survey.slug}:{hashed_client(request)}"
     now = time.time()
     local = timezone.localtime()
     midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     windows = [(f"{prefix}:m{int(now // MINUTE)}", MINUTE), (f"{prefix}:d{local.date()}", DAY)]
-    try:
-        minute_count, day_count = _count(caches["default"], windows)
-    except Exception:
-        breaker.trip()
-        logger.warning(
-            "The cache cannot count public posts; letting them through, and not asking it "
-            "again for %g s.",
-            breaker.pause,
-        )
+    counts = count(windows)
+    if counts is None:
         return 0
+    minute_count, day_count = counts
     if day_count > settings.PUBLIC_POSTS_PER_DAY:
         return max(1, int((midnight - local).total_seconds()))
     if minute_count > settings.PUBLIC_POSTS_PER_MINUTE:
         return MINUTE - int(now % MINUTE)
     return 0
+
+
+def hashed_client(request: HttpRequest) -> str:
+    return hashlib.sha256(client_address(request).encode()).hexdigest()[:32]
+
+
+def count(windows: list[tuple[str, int]]) -> list[int] | None:
+    """Count one more event in each (cache key, seconds) window, starting any that is new;
+    None while the cache cannot be reached, when a limit lets everything through."""
+    if breaker.is_open:
+        return None
+    try:
+        return _count(caches["default"], windows)
+    except Exception:
+        breaker.trip()
+        logger.warning(
+            "The cache cannot count towards a limit; letting requests through, and not "
+            "asking it again for %g s.",
+            breaker.pause,
+        )
+        return None
 
 
 def _count(cache: BaseCache, windows: list[tuple[str, int]]) -> list[int]:

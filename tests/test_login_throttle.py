@@ -8,6 +8,7 @@ from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.cache import cache
+from django.test import override_settings
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +139,19 @@ def test_the_count_starts_again_the_next_hour(client, staff, settings):
     _reset(client, "staff@example.com")
 
     assert len(mail.outbox) == settings.PASSWORD_RESETS_PER_HOUR + 1
+
+
+# Nothing listens on port 1: the cache fails at once, as a Redis that is down does.
+@override_settings(
+    CACHES={
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+)
+def test_with_the_cache_down_a_password_reset_is_still_sent(client, staff):
+    page = _reset(client, "staff@example.com")
+
+    assert page.status_code == 302
+    assert len(mail.outbox) == 1
