@@ -13,7 +13,7 @@ import operator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -212,7 +212,7 @@ def _holds(condition: Q, group: dict[str, Any]) -> bool:
         if isinstance(child, Q):
             results.append(_holds(child, group))
             continue
-        lookup, value = child
+        lookup, value = cast(tuple[str, Any], child)
         column, _, kind = lookup.partition("__")
         if kind == "in":
             results.append(group[column] in value)
