@@ -35,7 +35,11 @@ PAGES = {
 def open_cases(survey, count: int, agent: User, rng: random.Random) -> None:
     """Cases for `count` more responses, opened when they were answered, in every state."""
     taken = FollowUp.objects.values("response_id")
-    responses = Response.objects.filter(survey=survey).exclude(pk__in=taken)[:count]
+    # Drawn from the whole year, not the latest answers: the report then shows as many
+    # weeks at 1,000 cases as at 100,000, and only the number of cases differs.
+    free = Response.objects.filter(survey=survey).exclude(pk__in=taken)
+    chosen = rng.sample(list(free.values_list("pk", flat=True)), count)
+    responses = Response.objects.filter(pk__in=chosen)
     statuses = ["new", "in_progress", "contacted", "resolved", "resolved"]
     FollowUp.objects.bulk_create(
         (

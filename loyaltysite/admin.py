@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
-from surveys.text import query_has_control_characters, validate_no_control_characters
+from surveys.text import query_has_control_characters, refuse_control_characters
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -45,7 +45,7 @@ class TextCheckedAdmin(admin.options.BaseModelAdmin):
     def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if isinstance(field, forms.CharField):
-            field.validators.append(validate_no_control_characters)
+            refuse_control_characters(field)
         return field
 
     def formfield_for_manytomany(self, db_field: Any, request: Any, **kwargs: Any) -> Any:

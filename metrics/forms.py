@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from metrics import followups
 from metrics.access import AGENTS, MANAGERS
 from metrics.models import SUBJECT_MAX_LENGTH, FollowUp, FollowUpNote
-from surveys.text import validate_no_control_characters
+from surveys.text import CheckedTextField, refuse_control_characters
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -48,7 +48,7 @@ def person(user: Any) -> str:
 class QueueSearchForm(forms.Form):
     """The queue's customer search: words that reach the database are checked first."""
 
-    q = forms.CharField(required=False, validators=[validate_no_control_characters])
+    q = CheckedTextField(required=False)
 
     @property
     def words(self) -> str:
@@ -67,7 +67,7 @@ class CaseForm(forms.Form):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             if isinstance(field, forms.CharField):
-                field.validators.append(validate_no_control_characters)
+                refuse_control_characters(field)
         self.followup = followup
         self.helper = FormHelper(self)
         self.helper.form_action = reverse(f"metrics:{self.url_name}", args=[followup.pk])

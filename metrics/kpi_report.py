@@ -21,7 +21,7 @@ from metrics.charts import LineChart, line_chart
 from metrics.models import Order
 from metrics.periods import EARLIEST, LATEST, Period, calendar_period, calendar_periods
 from surveys.models import Customer
-from surveys.text import validate_no_control_characters
+from surveys.text import CheckedTextField
 
 UNITS = {"month": _("Month"), "quarter": _("Quarter"), "year": _("Year")}
 # How many periods the trend shows, the chosen one last.
@@ -72,12 +72,7 @@ def last_complete(unit: str, today: date) -> Period:
 class KpiForm(forms.Form):
     unit = forms.ChoiceField(label=_("Per"), choices=list(UNITS.items()), required=False)
     start = forms.DateField(label=_("Period starting"), required=False)
-    segment = forms.CharField(
-        label=_("Segment"),
-        max_length=100,
-        required=False,
-        validators=[validate_no_control_characters],
-    )
+    segment = CheckedTextField(label=_("Segment"), max_length=100, required=False)
     chart = forms.ChoiceField(label=_("Chart"), choices=list(LABELS.items()), required=False)
 
     def clean_start(self) -> date | None:

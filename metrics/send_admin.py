@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from metrics import sending
 from metrics.models import Notification
 from surveys.models import Customer, Survey
-from surveys.text import validate_no_control_characters
+from surveys.text import CheckedTextField
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -24,10 +24,9 @@ if TYPE_CHECKING:
 
 class SendForm(forms.Form):
     segment = forms.ChoiceField(label=_("Segment"), required=False)
-    refs = forms.CharField(
+    refs = CheckedTextField(
         label=_("Customer references"),
         required=False,
-        validators=[validate_no_control_characters],
         widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
         help_text=_("Separated by spaces, commas or new lines; instead of a segment."),
     )

@@ -9,7 +9,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from surveys.models import COMMENT_MAX_LENGTH, Question
-from surveys.text import query_has_control_characters, validate_no_control_characters
+from surveys.text import CheckedTextField, query_has_control_characters
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -144,11 +144,10 @@ class ResponseForm(forms.Form):
 def _field_for(question: Question, language: str) -> forms.Field:
     label = question.text(language)
     if not question.is_scale:
-        return forms.CharField(
+        return CheckedTextField(
             label=label if question.required else format_lazy("{} ({})", label, _("optional")),
             required=question.required,
             max_length=COMMENT_MAX_LENGTH,
-            validators=[validate_no_control_characters],
             widget=forms.Textarea,
         )
     choices: list[tuple[int, StrOrPromise]]

@@ -9,8 +9,11 @@ wherever it leaves in a format that cannot hold it. Text composed from people's 
 """
 
 import re
+from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
@@ -40,6 +43,27 @@ def validate_no_control_characters(value: str) -> None:
         raise ValidationError(
             _("Contains a control character; please remove it."), code="control_character"
         )
+
+
+def refuse_control_characters(field: forms.CharField) -> forms.CharField:
+    """`field` refusing control characters with one message: Django's own check for NUL,
+    which would say the same again in other words, gives way to ours."""
+    field.validators = [
+        validator
+        for validator in field.validators
+        if not isinstance(validator, ProhibitNullCharactersValidator)
+        and validator is not validate_no_control_characters
+    ]
+    field.validators.append(validate_no_control_characters)
+    return field
+
+
+class CheckedTextField(forms.CharField):
+    """A text field whose text is checked where it enters (refuse_control_characters)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        refuse_control_characters(self)
 
 
 def fit(text: str, max_length: int) -> str:
