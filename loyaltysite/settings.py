@@ -179,6 +179,7 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("nl", _("Dutch"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["loyaltysite.formats"]
 TIME_ZONE = envstr("TIME_ZONE", "Europe/Amsterdam")
 # The one currency of order amounts, an ISO 4217 code.
 CURRENCY = envstr("CURRENCY", "EUR")

@@ -249,7 +249,7 @@ def report(survey: Survey, period: Period, *, only_unhappy: bool = False) -> Rep
     card = cards([survey], period)[0]
     points = trend(survey, period)
     low, high, step = SCALES[card.now.unit]
-    label = "j M" if period.bucket == "week" else "M Y"
+    label = "MONTH_DAY_FORMAT" if period.bucket == "week" else "YEAR_MONTH_FORMAT"
     spread = distribution(survey, period)
     yes_no = _is_yes_no(survey)
     threshold = rule_for(survey, yes_no).threshold

@@ -455,5 +455,5 @@ def test_the_throttle_names_the_date_as_read_in_the_time_zone():
     Invitation.objects.filter(pk=invitation.pk).update(created_at=just_before_midnight_utc)
     survey.resurvey_throttle_days = 3650
 
-    with pytest.raises(InvitationThrottled, match=r"was invited on Dec\. 1, 2026"):
+    with pytest.raises(InvitationThrottled, match=r"was invited on 1 Dec 2026"):
         invite(survey=survey, customer=invitation.customer)

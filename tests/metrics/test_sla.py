@@ -394,3 +394,19 @@ def test_postgresql_reads_the_report_in_order_from_an_index(cases, by):
         plan = "\n".join(line for (line,) in cursor.fetchall())
     assert f"followup_sla_by_{'assignee' if by == 'agent' else by}" in plan
     assert "Sort" not in plan
+
+
+@pytest.mark.parametrize(
+    ("language", "day", "week"), [("en", "5 Jan 2026", "12 Jan"), ("nl", "5 jan 2026", "12 jan")]
+)
+def test_dates_are_written_as_each_language_writes_them(
+    client, manager, cases, language, day, week
+):
+    """Dutch writes a month in lower case: "5 jan 2026", not "5 Jan 2026"."""
+    client.force_login(manager)
+    period = {"start": "2026-01-05", "end": "2026-01-18"}
+
+    html = client.get(reverse("metrics:sla"), period, HTTP_ACCEPT_LANGUAGE=language).content
+
+    assert f"<td>{day}</td>".encode() in html  # the table's week
+    assert f">{week}</text>".encode() in html  # the chart's axis
