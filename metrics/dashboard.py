@@ -9,7 +9,6 @@ from django.db.models import Count, DateField, Min, OuterRef, Q, QuerySet, Subqu
 from django.db.models.functions import Trunc
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import gettext
 
 from metrics.charts import BarChart, LineChart, bar_chart, line_chart
 from metrics.followups import rule_for
@@ -17,7 +16,7 @@ from metrics.models import ScoreRollup
 from metrics.periods import Period
 from metrics.scores import KEY_ROLE, Headline, change, headline, tone
 from metrics.scoring import is_small_sample
-from surveys.models import OTHER, Answer, Question, Response, Survey
+from surveys.models import Answer, Question, Response, Survey, shown_name
 
 Dimension = ScoreRollup.Dimension
 BREAKDOWNS = [Dimension.TOUCHPOINT, Dimension.CHANNEL, Dimension.SEGMENT]
@@ -164,7 +163,7 @@ class Slice:
     def label(self) -> str:
         """The member as staff read it: the touchpoints and channels the survey does not
         know are counted together as OTHER, shown in their language."""
-        return gettext("Other") if self.member == OTHER else self.member
+        return shown_name(self.member)
 
 
 def breakdown(survey: Survey, period: Period) -> dict[str, list[Slice]]:

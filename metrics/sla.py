@@ -242,6 +242,5 @@ def _order(row: SlaRow) -> tuple[date, bool, bool, str, int]:
 def share_chart(period: Period, rows: Sequence[SlaRow]) -> LineChart:
     """Percent contacted within the window per week of the period; gaps for empty weeks."""
     totals = {row.week: row.within_window_percent for row in rows if row.is_total}
-    return line_chart(
-        [(date_format(week, "MONTH_DAY_FORMAT"), totals.get(week)) for week in weeks(period)], 0, 100, 25
-    )
+    points = [(date_format(week, "MONTH_DAY_FORMAT"), totals.get(week)) for week in weeks(period)]
+    return line_chart(points, 0, 100, 25)

@@ -21,6 +21,13 @@ COMMENT_MAX_LENGTH = 5000
 NAME_MAX_LENGTH = 100
 # What a touchpoint or channel that the survey does not know is counted as.
 OTHER = "other"
+
+
+def shown_name(counted: str) -> str:
+    """A touchpoint or channel as it is counted, as staff read it: OTHER in their language."""
+    return str(_("Other")) if counted == OTHER else counted
+
+
 # Channels this site's own links record: the public link itself, its QR code and the
 # embedded snippet. INVITATION is reserved for personal invitations.
 LINK_CHANNELS = ("link", "qr", "embed")
@@ -533,6 +540,15 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.survey} · {self.submitted_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def touchpoint_shown(self) -> str:
+        """The touchpoint as the link gave it, else as it is counted (shown_name)."""
+        return self.metadata.get("touchpoint") or shown_name(self.touchpoint)
+
+    @property
+    def channel_shown(self) -> str:
+        return self.metadata.get("channel") or shown_name(self.channel)
 
 
 class Answer(models.Model):

@@ -289,3 +289,25 @@ def test_the_distribution_colours_unhappy_answers_by_the_survey_rule(nps):
 
     tones = {bar.label: bar.tone for bar in report.distribution_chart.bars}
     assert (tones["4"], tones["5"], tones["6"], tones["9"]) == ("bad", "neutral", "neutral", "good")
+
+
+@pytest.mark.parametrize(("language", "other"), [("en", "Other"), ("nl", "Overig")])
+def test_a_comment_names_its_touchpoint_as_given_else_as_other_in_the_staffs_language(
+    client, manager, nps, language, other
+):
+    nps.known_touchpoints = "checkout"
+    nps.save()
+    given = answer(nps, 2, "Slow", touchpoint="checkout")
+    unknown = answer(nps, 3, "Rude", touchpoint="winkel-zuid")
+    Survey.objects.filter(pk=nps.pk).update(known_touchpoints="checkout")  # `answer` adds it
+    type(unknown).objects.filter(pk=unknown.pk).update(touchpoint="other", metadata={})
+    client.force_login(manager)
+
+    html = client.get(
+        reverse("metrics:survey", args=[nps.pk]), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+
+    assert given.touchpoint == "checkout" and " · checkout</figcaption>" in html
+    # Its link's own word was forgotten (kept free text expires): only "other" is left.
+    assert f" · {other}</figcaption>" in html
+    assert " · other</figcaption>" not in html
