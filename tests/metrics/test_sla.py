@@ -410,3 +410,16 @@ def test_dates_are_written_as_each_language_writes_them(
 
     assert f"<td>{day}</td>".encode() in html  # the table's week
     assert f">{week}</text>".encode() in html  # the chart's axis
+
+
+def test_the_tables_note_is_outside_its_scrolling_box(client, manager, cases):
+    """On a phone the table scrolls sideways; a note inside it was cut at the screen's edge."""
+    client.force_login(manager)
+
+    html = client.get(reverse("metrics:sla"), {"start": "2026-01-05", "end": "2026-01-18"})
+
+    html = html.content.decode()
+    note = html.index("Medians count from the moment a case was opened.")
+    box = html.index('<div class="table-responsive"', html.index('id="sla-table"'))
+    assert note < box
+    assert 'aria-describedby="sla-note"' in html
