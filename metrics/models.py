@@ -621,7 +621,7 @@ class StaffAction(models.Model):
     )
     object_id = models.CharField(_("object id"), max_length=40, blank=True)
     detail = models.CharField(_("detail"), max_length=300, blank=True)
-    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("date"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("staff action")

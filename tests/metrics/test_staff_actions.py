@@ -135,3 +135,13 @@ def test_the_admin_lists_them_read_only(admin_client, client, agent, case):
     delete = reverse("admin:metrics_staffaction_delete", args=[action.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert StaffAction.objects.filter(pk=action.pk, detail="").exists()
+
+
+@pytest.mark.parametrize(("language", "heading"), [("en", "By date"), ("nl", "Op datum")])
+def test_the_admin_list_filters_staff_actions_by_date(admin_client, language, heading):
+    page = admin_client.get(
+        reverse("admin:metrics_staffaction_changelist"), HTTP_ACCEPT_LANGUAGE=language
+    )
+
+    assert heading in page.content.decode()
+    assert "By at" not in page.content.decode()
