@@ -344,6 +344,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "metrics.tasks.recompute_scores",
         "schedule": crontab(hour=3, minute=30),
     },
+    "recompute-queue-counts": {
+        "task": "metrics.tasks.recompute_queue_counts",
+        "schedule": crontab(hour=3, minute=45),
+    },
     "resend-notifications": {"task": "metrics.tasks.resend_notifications", "schedule": 60.0},
     "escalate-and-remind": {"task": "metrics.tasks.escalate_and_remind", "schedule": 300.0},
     "send-digests": {"task": "metrics.tasks.send_digests", "schedule": crontab(hour=7, minute=30)},

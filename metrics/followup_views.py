@@ -2,10 +2,11 @@
 
 The queue is filtered by GET parameters that combine; the count next to each filter
 option is what the list would hold with that option chosen and the other filters kept,
-added up from one query that counts the cases per combination of what the filters
-select by. A case page shows everything about the case, and each action on it is a
-POST-only view that validates a small form (metrics/forms.py), calls one service of
-metrics.followups and redirects back to the case.
+added up from the number of cases per combination of what the filters select by
+(metrics.queue_counts keeps those, so a view does not count every case). A case page
+shows everything about the case, and each action on it is a POST-only view that
+validates a small form (metrics/forms.py), calls one service of metrics.followups and
+redirects back to the case.
 """
 
 import json
@@ -18,7 +19,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -27,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
-from metrics import followups
+from metrics import followups, queue_counts
 from metrics.access import dashboard_view
 from metrics.forms import (
     AssignForm,
@@ -169,16 +170,22 @@ def _all(conditions: list[Q]) -> Q:
     return reduce(operator.and_, conditions, Q())
 
 
+def _groups(now: datetime, search: Q, words: str) -> list[dict[str, Any]]:
+    """The cases per combination of FACET_COLUMNS, with their number as `cases`: from
+    the stored counts (metrics.queue_counts), or counted among the cases a search found."""
+    if not words:
+        return queue_counts.groups(now, DUE_SOON)
+    found = FollowUp.objects.filter(search).annotate(**_due_buckets(now))
+    return list(found.values(*FACET_COLUMNS).annotate(cases=Count("pk")).order_by())
+
+
 def _facets(
     options: dict[str, dict[str, tuple[str, Q]]],
     chosen: dict[str, str],
-    cases: "QuerySet[FollowUp]",
+    groups: list[dict[str, Any]],
 ) -> list[Facet]:
-    """Each option's count with the other facets' choices kept. One query counts the cases
-    per combination of the values the options select by, and each option adds up the
-    combinations it selects: a few dozen, however many cases there are. (Grouping costs
-    the database less per case than a filtered count per option did.)"""
-    groups = list(cases.values(*FACET_COLUMNS).annotate(cases=Count("pk")).order_by())
+    """Each option's count with the other facets' choices kept: the groups of cases it
+    selects, added up."""
     facets = []
     for name, values in options.items():
         others = [options[o][chosen[o]][1] for o in options if o != name]
@@ -235,16 +242,15 @@ def queue(request: HttpRequest) -> HttpResponse:
     search_form = QueueSearchForm(request.GET)
     words = search_form.words
     search = _search(words)
-    found = FollowUp.objects.filter(search)
-    buckets = _due_buckets(now)
     cases = (
-        found.alias(**buckets)
+        FollowUp.objects.filter(search)
+        .alias(**_due_buckets(now))
         .filter(*[options[name][value][1] for name, value in chosen.items()])
         .select_related("survey", "assignee", "response__customer")
         .prefetch_related("survey__questions")
         .order_by("due_at", "pk")
     )
-    facets = _facets(options, chosen, found.annotate(**buckets))
+    facets = _facets(options, chosen, _groups(now, search, words))
     paginator = Paginator(cases, PER_PAGE)
     # What the list holds is the count of any facet's chosen option: counted already.
     paginator.count = next(option.count for option in facets[0].options if option.selected)

@@ -676,3 +676,28 @@ class RollupDrift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.survey}: {self.cells}"
+
+
+class QueueCount(models.Model):
+    """How many cases share a status, survey, reason and assignee: the queue's counts per
+    filter option add these up instead of counting every case (metrics.queue_counts)."""
+
+    status = models.CharField(_("status"), max_length=12)
+    survey = models.ForeignKey(
+        Survey, on_delete=models.CASCADE, related_name="+", verbose_name=_("survey")
+    )
+    reason = models.CharField(_("reason"), max_length=20)
+    assignee_key = models.IntegerField(_("assignee"))  # the user's pk; 0 when unassigned
+    cases = models.IntegerField(_("cases"), default=0)
+
+    class Meta:
+        verbose_name = _("queue count")
+        verbose_name_plural = _("queue counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status", "survey", "reason", "assignee_key"], name="queue_count_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.survey_id} {self.reason} {self.assignee_key}: {self.cases}"

@@ -10,6 +10,7 @@ from metrics import (
     order_imports,
     privacy,
     processing,
+    queue_counts,
     recurring,
     rollups,
     sending,
@@ -40,6 +41,12 @@ def recompute_scores() -> int:
     """The nightly check: rebuild every survey's rollups; returns the cells corrected."""
     surveys = Survey.objects.order_by("pk")
     return sum(rollups.recompute_survey(survey=survey).cells for survey in surveys)
+
+
+@shared_task
+def recompute_queue_counts() -> int:
+    """The nightly check of the queue's counts; returns the combinations corrected."""
+    return queue_counts.recompute()
 
 
 @shared_task(bind=True, max_retries=None)

@@ -60,14 +60,15 @@ def test_processing_counts_each_answer_once_per_dimension():
 
 @pytest.mark.parametrize(
     ("template", "score", "case_queries"),
-    [("nps", 8, 0), ("loyalty", 9, 0), ("nps", 3, 3)],
+    [("nps", 8, 0), ("loyalty", 9, 0), ("nps", 3, 4)],
 )
 def test_processing_takes_the_same_few_queries_whatever_the_survey(
     template, score, case_queries, django_assert_num_queries
 ):
     """The worker's hot path: the claim, the survey with its rule, the answers, one
     upsert for every count (and on PostgreSQL the commit setting), in one savepoint; an
-    unhappy answer adds its case, the case's first note and the look for alert channels."""
+    unhappy answer adds its case, its count in the queue (one upsert), the case's first
+    note and the look for alert channels."""
     survey = SurveyFactory(template=template)
     questions = survey.questions.exclude(scale_min=None)
     response = submit_response(
