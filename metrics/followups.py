@@ -265,6 +265,39 @@ def reopen(*, followup: FollowUp, by: Any, note: str) -> None:
     record_staff_action(by=by, action=Action.CASE_REOPENED, target=followup)
 
 
+def set_aside(*, response_ids: Sequence[int], excluded: bool) -> int:
+    """The cases of answers taken out of the scores as a burst from one client are
+    resolved (there is no customer to call back), with a note; when the answers count
+    again, the cases resolved that way are reopened. Returns the cases changed."""
+    cases = FollowUp.objects.filter(response_id__in=response_ids).select_for_update()
+    changed = 0
+    for case in cases.order_by("pk"):
+        if excluded and case.status != Status.RESOLVED:
+            case.status = Status.RESOLVED
+            case.resolved_at = timezone.now()
+            case.resolution = _(
+                "Its answer was excluded from the scores, with a burst of answers from one client."
+            )
+            case.save(update_fields=["status", "resolved_at", "resolution"])
+            _note(case, None, Kind.EXCLUDED)
+        elif not excluded and case.status == Status.RESOLVED and _set_aside(case):
+            case.status = Status.IN_PROGRESS
+            case.resolved_at = None
+            case.resolution = ""
+            case.save(update_fields=["status", "resolved_at", "resolution"])
+            _note(case, None, Kind.INCLUDED)
+        else:
+            continue
+        changed += 1
+    return changed
+
+
+def _set_aside(case: FollowUp) -> bool:
+    """Whether the case was last resolved because its answer was excluded."""
+    last = case.notes.filter(kind__in=[Kind.RESOLVED, Kind.EXCLUDED, Kind.REOPENED]).last()
+    return last is not None and last.kind == Kind.EXCLUDED
+
+
 def reply_draft(followup: FollowUp) -> tuple[str, str]:
     """The templated reply, in the customer's language, for the agent to edit."""
     response = followup.response

@@ -237,6 +237,8 @@ class FollowUpNote(models.Model):
         REMINDED = "reminded", _("Reminder sent")
         RESOLVED = "resolved", _("Resolved")
         REOPENED = "reopened", _("Reopened")
+        EXCLUDED = "excluded", _("Answer excluded")
+        INCLUDED = "included", _("Answer counted again")
 
     followup = models.ForeignKey(
         FollowUp, on_delete=models.CASCADE, related_name="notes", verbose_name=_("follow-up")

@@ -10,7 +10,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from loyaltysite.broker import publish
-from metrics import queue_counts, rollups, tasks
+from metrics import followups, queue_counts, rollups, tasks
 from metrics.aggregates import SqliteMedian
 from metrics.models import FollowUp, JobRun
 from surveys.models import Response, Survey
@@ -39,6 +39,13 @@ def recompute_scores(sender: type[Survey], survey: Survey, **kwargs: Any) -> Non
     # The same rebuild as the nightly one, for this survey only: it skips excluded answers
     # and counts the included ones again.
     rollups.recompute_rollups(surveys=[survey])
+
+
+@receiver(responses_excluded)
+def set_their_cases_aside(
+    sender: type[Survey], responses: list[int], excluded: bool, **kwargs: Any
+) -> None:
+    followups.set_aside(response_ids=responses, excluded=excluded)
 
 
 @receiver(connection_created)

@@ -337,22 +337,20 @@ def _burst(survey: Survey, fingerprint: str) -> QuerySet[Response]:
 @transaction.atomic
 def exclude_burst(*, survey: Survey, fingerprint: str) -> int:
     """Take a burst of one client's answers out of the survey's scores; returns how many."""
-    excluded = (
-        _burst(survey, fingerprint)
-        .filter(excluded_at__isnull=True)
-        .update(excluded_at=timezone.now())
-    )
+    burst = _burst(survey, fingerprint).filter(excluded_at__isnull=True)
+    pks = list(burst.values_list("pk", flat=True))
+    excluded = Response.objects.filter(pk__in=pks).update(excluded_at=timezone.now())
     if excluded:
-        responses_excluded.send(sender=Survey, survey=survey)
+        responses_excluded.send(sender=Survey, survey=survey, responses=pks, excluded=True)
     return excluded
 
 
 @transaction.atomic
 def include_burst(*, survey: Survey, fingerprint: str) -> int:
     """Count an excluded burst in the survey's scores again; returns how many."""
-    included = (
-        _burst(survey, fingerprint).filter(excluded_at__isnull=False).update(excluded_at=None)
-    )
+    burst = _burst(survey, fingerprint).filter(excluded_at__isnull=False)
+    pks = list(burst.values_list("pk", flat=True))
+    included = Response.objects.filter(pk__in=pks).update(excluded_at=None)
     if included:
-        responses_excluded.send(sender=Survey, survey=survey)
+        responses_excluded.send(sender=Survey, survey=survey, responses=pks, excluded=False)
     return included

@@ -4,5 +4,6 @@ from django.dispatch import Signal
 response_submitted = Signal()
 
 # Sent inside the transaction that excludes a survey's responses from its scores or
-# includes them again, with `survey`: the scores change with it, or neither does.
+# includes them again, with `survey`, `responses` (their pks) and `excluded` (True when
+# they were taken out): the scores change with it, or neither does.
 responses_excluded = Signal()

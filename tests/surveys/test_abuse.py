@@ -13,7 +13,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics import dashboard, rollups
+from metrics import dashboard, followups, queue_counts, rollups
 from metrics.models import FollowUp, ScoreRollup
 from metrics.processing import process_response
 from surveys import clients
@@ -313,6 +313,36 @@ def test_staff_exclude_a_burst_from_the_scores_and_include_it_again(client, nps_
     assert "6 answers count in the scores again" in included.content.decode()
     assert _nps(nps_survey) == (-50, 8)
     assert rollups.recompute_rollups(surveys=[nps_survey]).cells == 0
+
+
+def test_a_burst_s_cases_are_resolved_when_it_is_excluded_and_reopened_when_it_counts_again(
+    client, nps_survey, superuser, agent
+):
+    """Nobody is there to call back: the flood's cases leave the queue with it."""
+    _stuffed(client, nps_survey)
+    flood = FollowUp.objects.filter(response__fingerprint__gt="").order_by("pk")
+    assert flood.count() == 6
+    worked = flood.first()
+    followups.resolve(followup=worked, by=agent, resolution="Called: a test by the shop")
+    fingerprint = Response.objects.get(followup=worked).fingerprint
+    client.force_login(superuser)
+    url = reverse("admin:surveys_survey_bursts", args=[nps_survey.pk])
+
+    client.post(url, {"fingerprint": fingerprint, "action": "exclude"})
+
+    assert set(flood.values_list("status", flat=True)) == {"resolved"}
+    set_aside = flood.exclude(pk=worked.pk)
+    assert all(c.notes.last().kind == "excluded" for c in set_aside)
+    assert "Open (0)" in client.get(reverse("metrics:queue")).content.decode()
+
+    client.post(url, {"fingerprint": fingerprint, "action": "include"})
+
+    assert set(set_aside.values_list("status", flat=True)) == {"in_progress"}
+    assert all(c.notes.last().kind == "included" for c in set_aside)
+    worked.refresh_from_db()
+    assert worked.status == "resolved"  # an agent's own resolution stays
+    assert worked.resolution == "Called: a test by the shop"
+    assert queue_counts.recompute() == 0
 
 
 def test_an_excluded_answer_that_was_not_processed_yet_is_never_counted(client, nps_survey):
