@@ -185,10 +185,23 @@ def _facets(
     groups: list[dict[str, Any]],
 ) -> list[Facet]:
     """Each option's count with the other facets' choices kept: the groups of cases it
-    selects, added up."""
+    selects, added up. Each group is tested once against each facet's choice; the groups
+    the other facets keep are summed by the few columns this facet's options test, and
+    each option tests those sums, so the work grows with the groups, not with groups
+    times options."""
+    meets = {
+        name: [_holds(options[name][chosen[name]][1], group) for group in groups]
+        for name in options
+    }
     facets = []
     for name, values in options.items():
-        others = [options[o][chosen[o]][1] for o in options if o != name]
+        columns = sorted({column for _label, q in values.values() for column in _columns(q)})
+        kept: dict[tuple[Any, ...], int] = {}
+        for i, group in enumerate(groups):
+            if all(meets[other][i] for other in options if other != name):
+                key = tuple(group[column] for column in columns)
+                kept[key] = kept.get(key, 0) + group["cases"]
+        sums = [(dict(zip(columns, key, strict=True)), cases) for key, cases in kept.items()]
         facets.append(
             Facet(
                 name=name,
@@ -197,11 +210,7 @@ def _facets(
                     Option(
                         value,
                         label,
-                        sum(
-                            g["cases"]
-                            for g in groups
-                            if all(_holds(q, g) for q in (*others, condition))
-                        ),
+                        sum(cases for values_, cases in sums if _holds(condition, values_)),
                         value == chosen[name],
                     )
                     for value, (label, condition) in values.items()
@@ -209,6 +218,17 @@ def _facets(
             )
         )
     return facets
+
+
+def _columns(condition: Q) -> set[str]:
+    """The columns a filter option's condition tests."""
+    found: set[str] = set()
+    for child in condition.children:
+        if isinstance(child, Q):
+            found |= _columns(child)
+        else:
+            found.add(cast(tuple[str, Any], child)[0].partition("__")[0])
+    return found
 
 
 def _holds(condition: Q, group: dict[str, Any]) -> bool:
@@ -251,9 +271,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         .order_by("due_at", "pk")
     )
     facets = _facets(options, chosen, _groups(now, search, words))
+    # The list counts itself: the stored counts must never hide a case from it.
     paginator = Paginator(cases, PER_PAGE)
-    # What the list holds is the count of any facet's chosen option: counted already.
-    paginator.count = next(option.count for option in facets[0].options if option.selected)
     page = paginator.get_page(request.GET.get("page"))
     context = {
         "facets": facets,

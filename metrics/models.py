@@ -681,25 +681,21 @@ class RollupDrift(models.Model):
 
 
 class QueueCount(models.Model):
-    """How many cases share a status, survey, reason and assignee: the queue's counts per
-    filter option add these up instead of counting every case (metrics.queue_counts)."""
+    """A number of cases that came into (or, when negative, left) a combination of status,
+    survey, reason and assignee: the queue's counts per filter option add these up
+    instead of counting every case (metrics.queue_counts). Rows are only ever added, so
+    two changes at once never wait for each other; the nightly recount folds them."""
 
     status = models.CharField(_("status"), max_length=12)
-    survey = models.ForeignKey(
-        Survey, on_delete=models.CASCADE, related_name="+", verbose_name=_("survey")
-    )
+    # Plain keys, not foreign keys: a deleted survey's cases leave with rows of their own.
+    survey_key = models.IntegerField(_("survey"))
     reason = models.CharField(_("reason"), max_length=20)
     assignee_key = models.IntegerField(_("assignee"))  # the user's pk; 0 when unassigned
-    cases = models.IntegerField(_("cases"), default=0)
+    cases = models.IntegerField(_("cases"))
 
     class Meta:
         verbose_name = _("queue count")
         verbose_name_plural = _("queue counts")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["status", "survey", "reason", "assignee_key"], name="queue_count_once"
-            )
-        ]
 
     def __str__(self) -> str:
-        return f"{self.status} {self.survey_id} {self.reason} {self.assignee_key}: {self.cases}"
+        return f"{self.status} {self.survey_key} {self.reason} {self.assignee_key}: {self.cases}"

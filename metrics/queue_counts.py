@@ -1,12 +1,14 @@
 """The queue's counts per filter option, without counting every case on every view.
 
-QueueCount keeps the number of cases per status, survey, reason and assignee: a case's
-save moves it from its old combination to its new one (metrics.receivers), a deleted
-case leaves its own. Whether an open case is overdue or due soon changes with the clock,
-so that is read from the cases themselves, and only from those not yet due: open cases
-are overdue unless due later, and few are (a case is due a day or so after it opens).
-Anything that writes cases in bulk, past the receivers, calls `recompute`; the nightly
-job does too, and logs what it corrected.
+QueueCount holds numbers of cases per status, survey, reason and assignee, as rows that
+are only ever added: a case's save adds -1 to the combination its row had and +1 to the
+one it has now (metrics.receivers), a deleted case -1 to its own, so concurrent changes
+never lock a shared counter. The counts are their sums. Whether an open case is overdue
+or due soon changes with the clock, so that is read from the cases themselves, and only
+from those not yet due: open cases are overdue unless due later, and few are (a case is
+due a day or so after it opens). `recompute` folds the rows into one per combination,
+counted from the cases, and says how many combinations were off: the nightly job runs
+it, and so must anything that writes cases in bulk, past the receivers.
 """
 
 import logging
@@ -14,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
 
 from metrics.models import FollowUp, QueueCount
 
@@ -24,10 +26,11 @@ Key = tuple[str, int, str, int]  # status, survey, reason, assignee (0: unassign
 # The fields of a case its combination is made of.
 FIELDS = {"status", "survey", "survey_id", "reason", "assignee", "assignee_id"}
 OPEN = ~Q(status=FollowUp.Status.RESOLVED)
+COLUMNS = ("status", "survey_key", "reason", "assignee_key")
 
 
 def key_of(values: dict[str, Any]) -> Key | None:
-    """A case's combination from its loaded fields; None when some were not loaded."""
+    """A case's combination from its fields; None when some were not loaded."""
     try:
         return (
             values["status"],
@@ -46,69 +49,61 @@ def stored_key(pk: int) -> Key | None:
     return None if found is None else (found[0], found[1], found[2], found[3] or 0)
 
 
+def _row(key: Key, cases: int) -> QueueCount:
+    status, survey, reason, assignee = key
+    return QueueCount(
+        status=status, survey_key=survey, reason=reason, assignee_key=assignee, cases=cases
+    )
+
+
 def add(key: Key, cases: int) -> None:
-    """`cases` more (or fewer) cases in `key`'s combination, in one statement."""
-    if cases < 0:
-        # A case leaving a combination never creates one (its survey may be going too).
-        status, survey_id, reason, assignee = key
-        QueueCount.objects.filter(
-            status=status, survey_id=survey_id, reason=reason, assignee_key=assignee
-        ).update(cases=F("cases") + cases)
-        return
-    with connection.cursor() as cursor:
-        # Django's upsert sets a column to the new value; this one adds to it. The same
-        # SQL runs on PostgreSQL and SQLite.
-        cursor.execute(
-            "INSERT INTO metrics_queuecount (status, survey_id, reason, assignee_key, cases) "
-            "VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (status, survey_id, reason, assignee_key) "
-            "DO UPDATE SET cases = metrics_queuecount.cases + excluded.cases",
-            [*key, cases],
-        )
+    """`cases` more (or, negative, fewer) cases in `key`'s combination."""
+    _row(key, cases).save()
 
 
 def moved(old: Key | None, new: Key) -> None:
+    """A case left `old` (None: it is new) for `new`, in one statement."""
     if old == new:
         return
-    if old is not None:
-        add(old, -1)
-    add(new, 1)
+    QueueCount.objects.bulk_create([_row(new, 1), *([_row(old, -1)] if old else [])])
 
 
 def unassign(user_pk: int) -> None:
     """A deleted user's cases stay, unassigned: so do their counts."""
-    for row in QueueCount.objects.filter(assignee_key=user_pk):
-        add((row.status, row.survey_id, row.reason, 0), row.cases)
-        row.delete()
+    theirs = QueueCount.objects.filter(assignee_key=user_pk).values_list(
+        "status", "survey_key", "reason"
+    )
+    sums = list(theirs.annotate(n=Sum("cases")).order_by())
+    QueueCount.objects.bulk_create(
+        [_row((s, survey, r, 0), n) for s, survey, r, n in sums]
+        + [_row((s, survey, r, user_pk), -n) for s, survey, r, n in sums]
+    )
 
 
-def _counted() -> dict[Key, int]:
-    rows = FollowUp.objects.values_list("status", "survey_id", "reason", "assignee_id")
-    return {
-        (status, survey, reason, assignee or 0): cases
-        for status, survey, reason, assignee, cases in rows.annotate(n=Count("pk")).order_by()
-    }
+def _sums() -> dict[Key, int]:
+    rows = QueueCount.objects.values_list(*COLUMNS).annotate(n=Sum("cases")).order_by()
+    return {(s, survey, r, a): n for s, survey, r, a, n in rows if n}
 
 
 @transaction.atomic
 def recompute() -> int:
-    """Count every case again; returns the number of combinations that were wrong."""
-    counted = _counted()
-    stored = {
-        (row.status, row.survey_id, row.reason, row.assignee_key): row.cases
-        for row in QueueCount.objects.select_for_update()
+    """Count every case again and keep one row per combination; returns the number of
+    combinations whose sum was off."""
+    if connection.vendor == "postgresql":
+        # Changes to cases wait (their rows would come in between), reading does not.
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {QueueCount._meta.db_table} IN EXCLUSIVE MODE")
+    cases = FollowUp.objects.values_list("status", "survey_id", "reason", "assignee_id")
+    counted = {
+        (s, survey, r, a or 0): n for s, survey, r, a, n in cases.annotate(n=Count("pk")).order_by()
     }
-    wrong = {
-        key for key in counted.keys() | stored.keys() if counted.get(key, 0) != stored.get(key, 0)
-    }
+    summed = _sums()
+    wrong = sum(counted.get(key, 0) != summed.get(key, 0) for key in counted.keys() | summed.keys())
+    QueueCount.objects.all().delete()
+    QueueCount.objects.bulk_create(_row(key, n) for key, n in counted.items())
     if wrong:
-        QueueCount.objects.all().delete()
-        QueueCount.objects.bulk_create(
-            QueueCount(status=s, survey_id=survey, reason=r, assignee_key=a, cases=n)
-            for (s, survey, r, a), n in counted.items()
-        )
-        log.warning("Queue counts: %d combinations were off and are corrected.", len(wrong))
-    return len(wrong)
+        log.warning("Queue counts: %d combinations were off and are corrected.", wrong)
+    return wrong
 
 
 def groups(now: datetime, soon: timedelta) -> list[dict[str, Any]]:
@@ -127,21 +122,21 @@ def groups(now: datetime, soon: timedelta) -> list[dict[str, Any]]:
         key = (status, survey, reason, assignee or 0)
         (due_soon if is_soon else later)[key] = cases
     found = []
-    for row in QueueCount.objects.filter(cases__gt=0):
-        key = (row.status, row.survey_id, row.reason, row.assignee_key)
+    for key, total in _sums().items():
+        status, survey, reason, assignee = key
         group = {
-            "status": row.status,
-            "survey_id": row.survey_id,
-            "reason": row.reason,
-            "assignee_id": row.assignee_key or None,
+            "status": status,
+            "survey_id": survey,
+            "reason": reason,
+            "assignee_id": assignee or None,
         }
-        if row.status == FollowUp.Status.RESOLVED:
+        if status == FollowUp.Status.RESOLVED:
             # No option asks whether a resolved case is overdue: only open ones can be.
-            found.append({**group, "overdue": False, "soon": False, "cases": row.cases})
+            found.append({**group, "overdue": False, "soon": False, "cases": total})
             continue
         waiting = later.get(key, 0) + due_soon.get(key, 0)
         for overdue, is_soon, cases in (
-            (True, False, row.cases - waiting),
+            (True, False, total - waiting),
             (False, True, due_soon.get(key, 0)),
             (False, False, later.get(key, 0)),
         ):

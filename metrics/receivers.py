@@ -56,7 +56,9 @@ def add_median_to_sqlite(sender: Any, connection: BaseDatabaseWrapper, **kwargs:
 
 # The queue's counts (metrics.queue_counts): a saved case moves from the combination its
 # row had to the one it has now, both read from the database (an instance may hold
-# fields that another step changed since, and a save may write only some of them).
+# fields that another step changed since, and a save may write only some of them). A
+# deleted case leaves the combination of the instance deleted: a cascade reads the rows
+# it deletes, and no step of a case deletes one it holds.
 def _moves(update_fields: frozenset[str] | None) -> bool:
     return update_fields is None or bool(update_fields & queue_counts.FIELDS)
 
@@ -89,7 +91,7 @@ def count_the_case(
 
 @receiver(post_delete, sender=FollowUp)
 def uncount_the_case(sender: type[FollowUp], instance: FollowUp, **kwargs: Any) -> None:
-    key = queue_counts.key_of(vars(instance))  # just read, to be deleted
+    key = queue_counts.key_of(vars(instance))
     if key is not None:
         queue_counts.add(key, -1)
 

@@ -2,9 +2,12 @@
 every case would say."""
 
 import random
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -12,6 +15,7 @@ from metrics import followups, queue_counts
 from metrics.followup_views import DUE_SOON
 from metrics.models import FollowUp, QueueCount
 from tests.factories import SurveyFactory, answer
+from tests.metrics.test_queue import _text
 
 pytestmark = pytest.mark.django_db
 
@@ -33,10 +37,7 @@ def _tally(rows):
 
 
 def _stored():
-    return {
-        (r.status, r.survey_id, r.reason, r.assignee_key): r.cases
-        for r in QueueCount.objects.exclude(cases=0)
-    }
+    return queue_counts._sums()
 
 
 def _facet_counts(client):
@@ -129,5 +130,55 @@ def test_recompute_corrects_counts_that_bulk_writes_left_behind(client, manager)
     FollowUp.objects.filter(pk=case.pk).update(status=FollowUp.Status.RESOLVED)  # no receiver
 
     assert queue_counts.recompute() == 2  # one combination too many, one too few
+    assert _stored() == _counted_afresh()
+    assert queue_counts.recompute() == 0
+
+
+def test_counts_that_are_off_never_hide_a_case_from_the_list(client, agent):
+    survey = SurveyFactory(template="nps")
+    for i in range(3):
+        answer(survey, 1, f"case {i}")
+    QueueCount.objects.all().delete()  # as if the cases had been written past the receivers
+    client.force_login(agent)
+
+    page = client.get(reverse("metrics:queue"))
+
+    assert len(page.context["rows"]) == 3
+    assert "3 cases" in _text(page)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_agents_moving_cases_both_ways_at_once_do_not_wait_on_each_other(agent):
+    """Resolving one case while reopening another moves them between the same two
+    combinations in opposite directions: with shared counters that deadlocked."""
+    survey = SurveyFactory(template="nps")
+    cases = [answer(survey, 1, f"case {i}").followup for i in range(16)]
+    for case in cases[8:]:
+        followups.resolve(followup=case, by=agent, resolution="Done")
+    start = threading.Barrier(len(cases))
+    errors: list[BaseException] = []
+
+    def step(case: FollowUp, resolving: bool) -> None:
+        try:
+            start.wait()
+            with transaction.atomic():
+                if resolving:
+                    followups.resolve(followup=case, by=agent, resolution="Done")
+                else:
+                    followups.reopen(followup=case, by=agent, note="Again")
+                time.sleep(0.05)  # hold the transaction open, as a slow request would
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=step, args=(case, i < 8)) for i, case in enumerate(cases)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
     assert _stored() == _counted_afresh()
     assert queue_counts.recompute() == 0
