@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -44,10 +44,9 @@ from metrics.models import FollowUp, FollowUpNote
 from surveys.models import Survey
 
 PER_PAGE = 25
-# "Due soon": open and due within this time, the same as the assignee's reminder.
-DUE_SOON = followups.REMIND_BEFORE
-OPEN = ~Q(status=FollowUp.Status.RESOLVED)
-# What the queue's filter options select by: the case's own columns and `_due_buckets`.
+DUE_SOON = queue_counts.DUE_SOON
+OPEN = queue_counts.OPEN
+# What the queue's filter options select by: the case's own columns and the due buckets.
 FACET_COLUMNS = ("status", "survey_id", "reason", "assignee_id", "overdue", "soon")
 FACET_LABELS = {
     "status": gettext_lazy("Status"),
@@ -114,16 +113,6 @@ def due(case: FollowUp, now: datetime, depth: int = 1) -> Due:
     )
 
 
-def _due_buckets(now: datetime) -> dict[str, ExpressionWrapper]:
-    """Whether a case is due before now, or soon: what the "Due" filter selects by."""
-    return {
-        "overdue": ExpressionWrapper(Q(due_at__lt=now), output_field=BooleanField()),
-        "soon": ExpressionWrapper(
-            Q(due_at__gte=now, due_at__lte=now + DUE_SOON), output_field=BooleanField()
-        ),
-    }
-
-
 def _facet_options(request: HttpRequest, now: datetime) -> dict[str, dict[str, tuple[str, Q]]]:
     """Per GET parameter, its values: each with a label and the cases it selects, by
     FACET_COLUMNS only and with exact and `in` lookups only (`_holds` tests them on the
@@ -174,8 +163,8 @@ def _groups(now: datetime, search: Q, words: str) -> list[dict[str, Any]]:
     """The cases per combination of FACET_COLUMNS, with their number as `cases`: from
     the stored counts (metrics.queue_counts), or counted among the cases a search found."""
     if not words:
-        return queue_counts.groups(now, DUE_SOON)
-    found = FollowUp.objects.filter(search).annotate(**_due_buckets(now))
+        return queue_counts.groups(now)
+    found = FollowUp.objects.filter(search).annotate(**queue_counts.due_buckets(now))
     return list(found.values(*FACET_COLUMNS).annotate(cases=Count("pk")).order_by())
 
 
@@ -264,7 +253,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     search = _search(words)
     cases = (
         FollowUp.objects.filter(search)
-        .alias(**_due_buckets(now))
+        .alias(**queue_counts.due_buckets(now))
         .filter(*[options[name][value][1] for name, value in chosen.items()])
         .select_related("survey", "assignee", "response__customer")
         .prefetch_related("survey__questions")

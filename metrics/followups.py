@@ -270,6 +270,7 @@ def set_aside(*, response_ids: Sequence[int], excluded: bool) -> int:
     resolved (there is no customer to call back), with a note; when the answers count
     again, the cases resolved that way are reopened. Returns the cases changed."""
     cases = FollowUp.objects.filter(response_id__in=response_ids).select_for_update()
+    set_aside_before = _set_aside(response_ids)
     changed = 0
     for case in cases.order_by("pk"):
         if excluded and case.status != Status.RESOLVED:
@@ -280,7 +281,7 @@ def set_aside(*, response_ids: Sequence[int], excluded: bool) -> int:
             )
             case.save(update_fields=["status", "resolved_at", "resolution"])
             _note(case, None, Kind.EXCLUDED)
-        elif not excluded and case.status == Status.RESOLVED and _set_aside(case):
+        elif not excluded and case.status == Status.RESOLVED and case.pk in set_aside_before:
             case.status = Status.IN_PROGRESS
             case.resolved_at = None
             case.resolution = ""
@@ -292,10 +293,14 @@ def set_aside(*, response_ids: Sequence[int], excluded: bool) -> int:
     return changed
 
 
-def _set_aside(case: FollowUp) -> bool:
-    """Whether the case was last resolved because its answer was excluded."""
-    last = case.notes.filter(kind__in=[Kind.RESOLVED, Kind.EXCLUDED, Kind.REOPENED]).last()
-    return last is not None and last.kind == Kind.EXCLUDED
+def _set_aside(response_ids: Sequence[int]) -> set[int]:
+    """The cases of these answers that were last resolved because the answer was excluded."""
+    steps = FollowUpNote.objects.filter(
+        followup__response_id__in=response_ids,
+        kind__in=[Kind.RESOLVED, Kind.EXCLUDED, Kind.REOPENED],
+    )
+    last = dict(steps.order_by("created_at", "pk").values_list("followup_id", "kind"))
+    return {pk for pk, kind in last.items() if kind == Kind.EXCLUDED}
 
 
 def reply_draft(followup: FollowUp) -> tuple[str, str]:

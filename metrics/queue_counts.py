@@ -12,12 +12,13 @@ it, and so must anything that writes cases in bulk, past the receivers.
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
 
+from metrics.followups import REMIND_BEFORE
 from metrics.models import FollowUp, QueueCount
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ Key = tuple[str, int, str, int]  # status, survey, reason, assignee (0: unassign
 # The fields of a case its combination is made of.
 FIELDS = {"status", "survey", "survey_id", "reason", "assignee", "assignee_id"}
 OPEN = ~Q(status=FollowUp.Status.RESOLVED)
+# "Due soon": open and due within this time, the same as the assignee's reminder.
+DUE_SOON = REMIND_BEFORE
 COLUMNS = ("status", "survey_key", "reason", "assignee_key")
 
 
@@ -106,12 +109,23 @@ def recompute() -> int:
     return wrong
 
 
-def groups(now: datetime, soon: timedelta) -> list[dict[str, Any]]:
+def due_buckets(now: datetime) -> dict[str, ExpressionWrapper]:
+    """Whether a case is due before now, or soon (within DUE_SOON): what the queue's "Due"
+    filter selects by, and how `groups` splits the open cases."""
+    return {
+        "overdue": ExpressionWrapper(Q(due_at__lt=now), output_field=BooleanField()),
+        "soon": ExpressionWrapper(
+            Q(due_at__gte=now, due_at__lte=now + DUE_SOON), output_field=BooleanField()
+        ),
+    }
+
+
+def groups(now: datetime) -> list[dict[str, Any]]:
     """The cases per status, survey, reason, assignee and whether overdue or due soon,
     as `metrics.followup_views._facets` counts them."""
     not_due = (
         FollowUp.objects.filter(OPEN, due_at__gte=now)
-        .annotate(soon=ExpressionWrapper(Q(due_at__lte=now + soon), output_field=BooleanField()))
+        .annotate(soon=due_buckets(now)["soon"])
         .values_list("status", "survey_id", "reason", "assignee_id", "soon")
         .annotate(n=Count("pk"))
         .order_by()

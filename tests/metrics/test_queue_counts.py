@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from metrics import followups, queue_counts
-from metrics.followup_views import DUE_SOON
 from metrics.models import FollowUp, QueueCount
 from tests.factories import SurveyFactory, answer
 from tests.metrics.test_queue import _text
@@ -88,13 +87,13 @@ def test_overdue_and_due_soon_follow_the_clock(client, agent):
         case = answer(survey, 1, name).followup
         FollowUp.objects.filter(pk=case.pk).update(due_at=now + timedelta(hours=hours))
 
-    groups = queue_counts.groups(now, DUE_SOON)
+    groups = queue_counts.groups(now)
 
     def cases(overdue, soon):
         return sum(g["cases"] for g in groups if (g["overdue"], g["soon"]) == (overdue, soon))
 
     assert (cases(True, False), cases(False, True), cases(False, False)) == (1, 1, 1)
-    later = queue_counts.groups(now + timedelta(hours=3), DUE_SOON)
+    later = queue_counts.groups(now + timedelta(hours=3))
     assert sum(g["cases"] for g in later if g["overdue"]) == 2
 
 
