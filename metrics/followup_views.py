@@ -48,6 +48,7 @@ DUE_SOON = queue_counts.DUE_SOON
 OPEN = queue_counts.OPEN
 # What the queue's filter options select by: the case's own columns and the due buckets.
 FACET_COLUMNS = ("status", "survey_id", "reason", "assignee_id", "overdue", "soon")
+Kind = FollowUpNote.Kind
 FACET_LABELS = {
     "status": gettext_lazy("Status"),
     "when": gettext_lazy("Due"),
@@ -338,6 +339,8 @@ def _case_page(
         for error in form.non_field_errors()
     ]
     notes = list(case.notes.select_related("author"))
+    # The step that resolved the case: an agent's, or its answer's exclusion with a burst.
+    resolving = next((n for n in reversed(notes) if n.kind in (Kind.RESOLVED, Kind.EXCLUDED)), None)
     context = {
         "case": case,
         "response": case.response,
@@ -346,9 +349,8 @@ def _case_page(
         "answers": _answers(case),
         "metadata": _metadata(case),
         "notes": notes,
-        "resolved_by": next(
-            (n.author for n in reversed(notes) if n.kind == FollowUpNote.Kind.RESOLVED), None
-        ),
+        "resolved_by": resolving.author if resolving else None,
+        "set_aside": resolving is not None and resolving.kind == Kind.EXCLUDED,
         "notifications": case.notifications.select_related("channel").order_by("created_at"),
         "assignee_name": person(case.assignee) if case.assignee else "",
         "refusals": refusals,

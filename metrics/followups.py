@@ -265,6 +265,7 @@ def reopen(*, followup: FollowUp, by: Any, note: str) -> None:
     record_staff_action(by=by, action=Action.CASE_REOPENED, target=followup)
 
 
+@transaction.atomic
 def set_aside(*, response_ids: Sequence[int], excluded: bool) -> int:
     """The cases of answers taken out of the scores as a burst from one client are
     resolved (there is no customer to call back), with a note; when the answers count
@@ -276,9 +277,7 @@ def set_aside(*, response_ids: Sequence[int], excluded: bool) -> int:
         if excluded and case.status != Status.RESOLVED:
             case.status = Status.RESOLVED
             case.resolved_at = timezone.now()
-            case.resolution = _(
-                "Its answer was excluded from the scores, with a burst of answers from one client."
-            )
+            case.resolution = ""  # the case page says why, in the reader's language
             case.save(update_fields=["status", "resolved_at", "resolution"])
             _note(case, None, Kind.EXCLUDED)
         elif not excluded and case.status == Status.RESOLVED and case.pk in set_aside_before:

@@ -334,6 +334,12 @@ def test_a_burst_s_cases_are_resolved_when_it_is_excluded_and_reopened_when_it_c
     set_aside = flood.exclude(pk=worked.pk)
     assert all(c.notes.last().kind == "excluded" for c in set_aside)
     assert "Open (0)" in client.get(reverse("metrics:queue")).content.decode()
+    case_page = reverse("metrics:followup", args=[set_aside.first().pk])
+    for language, why in [
+        ("en", "Its answer was excluded from the scores, with a burst of answers from one client."),
+        ("nl", "Het antwoord is uitgesloten van de scores, samen met een reeks antwoorden"),
+    ]:
+        assert why in client.get(case_page, HTTP_ACCEPT_LANGUAGE=language).content.decode()
 
     client.post(url, {"fingerprint": fingerprint, "action": "include"})
 
