@@ -296,6 +296,7 @@ def test_staff_exclude_a_burst_from_the_scores_and_include_it_again(client, nps_
     page = client.get(url)
     (burst,) = page.context["bursts"]
     assert (burst.responses, burst.excluded) == (6, 0)
+    assert "Their open follow-up cases are resolved" in page.content.decode()
 
     excluded = client.post(
         url, {"fingerprint": burst.fingerprint, "action": "exclude"}, follow=True
