@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from itertools import islice
 from operator import itemgetter
 from typing import TYPE_CHECKING
@@ -76,10 +75,12 @@ class ImportResult:
         return f"created {self.created}, updated {self.updated}, refused {self.refused}"
 
 
-# A row of the file that passed the checks of its own: line, then the staged columns.
-Staged = tuple[int, str, str, datetime, Decimal, str, str]
+# A row of the file that passed the checks of its own: line, then the staged columns. The
+# amount stays the checked text (with a decimal point), which the database converts: in
+# Python, the Decimal and its binary form would cost more than the rest of the row.
+Staged = tuple[int, str, str, datetime, str, str, str]
 STAGED = ("line", "ref", "customer_ref", "ordered_at", "amount", "product", "channel")
-STAGED_TYPES = ["int4", "text", "text", "timestamptz", "numeric", "text", "text"]  # binary COPY
+STAGED_TYPES = ["int4", "text", "text", "timestamptz", "text", "text", "text"]  # binary COPY
 WRITTEN = ("ref", "customer_id", "ordered_at", "amount", "product", "channel")
 FACTS = ("previous_ordered_at", "second_previous_ordered_at", "is_upsell", "previous_upsell_at")
 
@@ -113,10 +114,9 @@ def import_orders(
         cursor.execute("DROP TABLE IF EXISTS order_import")
         cursor.execute(f"CREATE TEMPORARY TABLE order_import ({_staged_columns()})")
         try:
-            parsed = _parse(reader, positions)
+            parsed = _parse(reader, positions, result.refusals)
             while batch := list(islice(parsed, BATCH)):
-                result.refusals += [row for row in batch if isinstance(row, Refusal)]
-                _stage(cursor, [row for row in batch if not isinstance(row, Refusal)])
+                _stage(cursor, batch)
                 if progress:
                     progress(reader.line_num)
             with transaction.atomic():
@@ -129,7 +129,8 @@ def import_orders(
 
 
 def _staged_columns() -> str:
-    """The staging table's columns, typed as the orders' (with the line of each row)."""
+    """The staging table's columns, typed as the orders' (with the line of each row), but
+    for the amount's text."""
     types = {
         name: Order._meta.get_field(name).db_type(connection)  # type: ignore[union-attr]
         for name in ("ref", *WRITTEN[2:])
@@ -137,7 +138,7 @@ def _staged_columns() -> str:
     ref = types["ref"]
     return (
         f"line integer, ref {ref}, customer_ref {ref}, ordered_at {types['ordered_at']}, "
-        f"amount {types['amount']}, product {types['product']}, channel {types['channel']}"
+        f"amount text, product {types['product']}, channel {types['channel']}"
     )
 
 
@@ -155,7 +156,10 @@ def _header(header: list[str] | None) -> dict[str, int]:
     return {name: names.index(name) for name in (*COLUMNS, *OPTIONAL_COLUMNS) if name in names}
 
 
-def _parse(reader: "_reader", positions: dict[str, int]) -> Iterator[Staged | Refusal]:
+def _parse(
+    reader: "_reader", positions: dict[str, int], refusals: list[Refusal]
+) -> Iterator[Staged]:
+    """The rows that pass the checks of their own; the others' refusals go to `refusals`."""
     zone = timezone.get_default_timezone()
     names = (*COLUMNS, *OPTIONAL_COLUMNS)
     # A column the header does not name reads the empty value that pads a short row.
@@ -169,8 +173,7 @@ def _parse(reader: "_reader", positions: dict[str, int]) -> Iterator[Staged | Re
         line, line_num = line_num + 1, reader.line_num
         if len(row) <= width:
             row += padding[len(row) :]
-        values = tuple(map(strip, pick(row)))
-        ref, customer_ref, ordered_at, amount, product, channel = values
+        ref, customer_ref, ordered_at, amount, product, channel = map(strip, pick(row))
         if not (ref or customer_ref or ordered_at or amount or product or channel):
             continue  # a blank line
         # The common case in one go; which value is wrong is found when one is.
@@ -186,30 +189,24 @@ def _parse(reader: "_reader", positions: dict[str, int]) -> Iterator[Staged | Re
             and len(channel) <= MAX_LENGTH["channel"]
             and not CONTROL_CHARACTERS.search(ref + customer_ref + product + channel)
         ):
+            values = (ref, customer_ref, ordered_at, amount, product, channel)
             problem = _text_problem(dict(zip(names, values, strict=True)))
             if problem:
-                yield Refusal(line, *problem)
+                refusals.append(Refusal(line, *problem))
                 continue
         try:
             when = datetime.fromisoformat(ordered_at)
         except ValueError:
-            yield Refusal(
-                line,
-                "ordered_at",
-                _("not an ISO 8601 time such as 2025-03-01T14:30:00+01:00: %(value)r")
-                % {"value": ordered_at},
-            )
+            reason = _("not an ISO 8601 time such as 2025-03-01T14:30:00+01:00: %(value)r")
+            refusals.append(Refusal(line, "ordered_at", reason % {"value": ordered_at}))
             continue
         if not AMOUNT.fullmatch(amount):
-            yield Refusal(
-                line,
-                "amount",
-                _("not an amount such as 12.50 or 12,50: %(value)r") % {"value": amount},
-            )
+            reason = _("not an amount such as 12.50 or 12,50: %(value)r")
+            refusals.append(Refusal(line, "amount", reason % {"value": amount}))
             continue
         if when.tzinfo is None:
             when = when.replace(tzinfo=zone)
-        yield line, ref, customer_ref, when, Decimal(amount.replace(",", ".")), product, channel
+        yield line, ref, customer_ref, when, amount.replace(",", "."), product, channel
 
 
 def _text_problem(values: dict[str, str]) -> tuple[str, str] | None:
@@ -294,7 +291,8 @@ UNKNOWN = f"FROM order_import WHERE customer_ref NOT IN (SELECT ref FROM {CUSTOM
 # The staged rows with their customers' ids, and the id of the order each updates (none
 # for a new ref).
 STAGED_ROWS = f"""
-SELECT o.id, i.ref, c.id AS customer_id, i.ordered_at, i.amount, i.product, i.channel
+SELECT o.id, i.ref, c.id AS customer_id, i.ordered_at, CAST(i.amount AS numeric) AS amount,
+       i.product, i.channel
   FROM order_import i JOIN {CUSTOMERS} c ON c.ref = i.customer_ref
   LEFT JOIN {TABLE} o ON o.ref = i.ref"""  # noqa: S608
 # The customers whose history the import changes: those of its rows, and those a row leaves.
