@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from surveys.bursts import BURST_MIN_RESPONSES, bursts
 from surveys.models import Answer, Customer, CustomerImport, Invitation, Question, Response, Survey
+from surveys.published import forget as forget_published
 from surveys.services import (
     NotInvited,
     check_invitable,
@@ -270,6 +271,7 @@ class SurveyAdmin(admin.ModelAdmin):
     def _transition(self, request: HttpRequest, queryset: QuerySet[Survey], status: str) -> None:
         allowed = [s.pk for s in queryset if s.status != status and s.can_become(status)]
         changed = Survey.objects.filter(pk__in=allowed).update(status=status)
+        forget_published()  # an update() sends no post_save
         skipped = queryset.count() - changed
         label = Survey.Status(status).label
         self.message_user(

@@ -82,17 +82,29 @@ def _count(cache: BaseCache, windows: list[tuple[str, int]]) -> list[int]:
     return [_increment(cache, key, timeout) for key, timeout in windows]
 
 
+# Counts one more event in each window (KEYS) and starts, with its length in seconds
+# (ARGV), any window that is new: one command, atomic, so a window cannot end between its
+# start and its count. The values are the cache's own: it stores integers as Redis
+# integers.
+COUNT_IN_WINDOWS = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+    counts[i] = redis.call('INCR', key)
+    if counts[i] == 1 then
+        redis.call('EXPIRE', key, ARGV[i])
+    end
+end
+return counts
+"""
+
+
 def _count_in_redis(cache: RedisCache, windows: list[tuple[str, int]]) -> list[int]:
     # One round trip on every answer instead of six (add(), and incr()'s EXISTS and INCR,
-    # per window), in one MULTI, so a window cannot end between its start and its count.
-    # The values are the cache's own: it stores integers as Redis integers.
+    # per window). The keys are ours, so the cache need not check them for memcached.
     client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
-    with client.pipeline() as pipeline:
-        for key, timeout in windows:
-            name = cache.make_and_validate_key(key)
-            pipeline.set(name, 0, ex=timeout, nx=True)
-            pipeline.incr(name)
-        return pipeline.execute()[1::2]
+    script = client.register_script(COUNT_IN_WINDOWS)
+    keys = [cache.make_key(key) for key, _seconds in windows]
+    return script(keys=keys, args=[seconds for _key, seconds in windows])
 
 
 def _increment(cache: BaseCache, key: str, timeout: int) -> int:

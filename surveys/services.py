@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+import psycopg
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, CharField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from psycopg.types.json import Jsonb
 
 from surveys.models import Answer, Customer, Invitation, Mailing, Question, Response, Survey
 from surveys.signals import response_submitted, responses_excluded
@@ -247,7 +249,6 @@ def check_deliverable(*, invitation: Invitation, reminder: bool) -> None:
         raise NotInvited(_("The customer has answered."))
 
 
-@transaction.atomic
 def submit_response(
     *,
     survey: Survey,
@@ -260,40 +261,39 @@ def submit_response(
     """Save a respondent's answers, unprocessed; `response_submitted` follows the commit.
 
     The metadata is kept as the link gave it; the response counts under a touchpoint and
-    channel the survey knows, else under "other".
+    channel the survey knows, else under "other". `survey` may be a copy read a moment ago
+    (surveys.published): a public answer is written only while the survey is still live
+    and as anonymous as the copy says, and only to questions that still exist.
     """
     if not survey.is_live:
         raise SurveyNotLive(survey.slug)
-    metadata = survey.storable_metadata(metadata or {})
-    # Only a personal invitation says who answered: anyone can type ?ref= into a public
-    # link, so there it stays metadata and never links a customer.
-    customer = invitation.customer if invitation else None
+    if invitation is not None:
+        response = _invited_response(survey, answers, invitation, metadata or {}, language)
+    else:
+        response = _public_response(survey, answers, metadata or {}, language, fingerprint)
+    transaction.on_commit(lambda: response_submitted.send(sender=Response, response=response))
+    return response
+
+
+@transaction.atomic
+def _invited_response(
+    survey: Survey,
+    answers: Mapping[Question, int | str | None],
+    invitation: Invitation,
+    metadata: Mapping[str, str],
+    language: str,
+) -> Response:
     now = timezone.now()
-    if survey.anonymous and invitation is not None:
+    if survey.anonymous:
         _claim_anonymously(invitation, now)
+    response = _response(survey, invitation, metadata, language, "", now)
     try:
-        # Only an invitation's answer can collide (one response per invitation), and then
-        # the savepoint keeps the transaction usable for asking why; a public answer saves
-        # the two round trips.
-        with transaction.atomic(savepoint=invitation is not None):
-            response = Response.objects.create(
-                survey=survey,
-                # An anonymous answer keeps nothing that says who gave it: no invitation, no
-                # customer, no fingerprint of the respondent's address and browser.
-                invitation=None if survey.anonymous else invitation,
-                customer=None if survey.anonymous else customer,
-                submitted_at=now,
-                language=language,
-                touchpoint=survey.counted_touchpoint(metadata.get("touchpoint", "")),
-                channel=survey.counted_channel(
-                    metadata.get("channel", ""), invited=invitation is not None
-                ),
-                segment=customer.segment if customer else "",
-                metadata=metadata,
-                fingerprint="" if survey.anonymous else fingerprint,
-            )
+        # One response per invitation: on a collision the savepoint keeps the transaction
+        # usable for asking why.
+        with transaction.atomic():
+            response.save(force_insert=True)
     except IntegrityError:
-        if invitation is not None and Response.objects.filter(invitation=invitation).exists():
+        if Response.objects.filter(invitation=invitation).exists():
             raise AlreadyAnswered(invitation.token) from None
         raise
     Answer.objects.bulk_create(
@@ -301,11 +301,144 @@ def submit_response(
         for question, value in answers.items()
         if value not in (None, "")
     )
-    if invitation is not None and not survey.anonymous:
+    if not survey.anonymous:
         Invitation.objects.filter(pk=invitation.pk).update(responded_at=now)
         invitation.responded_at = now
-    transaction.on_commit(lambda: response_submitted.send(sender=Response, response=response))
     return response
+
+
+def _public_response(
+    survey: Survey,
+    answers: Mapping[Question, int | str | None],
+    metadata: Mapping[str, str],
+    language: str,
+    fingerprint: str,
+) -> Response:
+    given: dict[int, int | str] = {
+        q.pk: value for q, value in answers.items() if value is not None and value != ""
+    }
+    for _attempt in range(2):
+        response = _response(survey, None, metadata, language, fingerprint, timezone.now())
+        if _write_public(response, given, anonymous=survey.anonymous):
+            return response
+        # Changed since it was read: closed, or made anonymous, which changes what the
+        # response may keep. Read afresh and try once more.
+        fresh = Survey.objects.filter(pk=survey.pk).first()
+        if fresh is None or not fresh.is_live:
+            break
+        survey = fresh
+    raise SurveyNotLive(survey.slug)
+
+
+def _response(
+    survey: Survey,
+    invitation: Invitation | None,
+    metadata: Mapping[str, str],
+    language: str,
+    fingerprint: str,
+    now: datetime,
+) -> Response:
+    """The unsaved response: what it keeps of who answered, and what it is counted under."""
+    metadata = survey.storable_metadata(metadata)
+    # Only a personal invitation says who answered: anyone can type ?ref= into a public
+    # link, so there it stays metadata and never links a customer.
+    customer = invitation.customer if invitation else None
+    return Response(
+        survey=survey,
+        # An anonymous answer keeps nothing that says who gave it: no invitation, no
+        # customer, no fingerprint of the respondent's address and browser.
+        invitation=None if survey.anonymous else invitation,
+        customer=None if survey.anonymous else customer,
+        submitted_at=now,
+        language=language,
+        touchpoint=survey.counted_touchpoint(metadata.get("touchpoint", "")),
+        channel=survey.counted_channel(metadata.get("channel", ""), invited=invitation is not None),
+        segment=customer.segment if customer else "",
+        metadata=metadata,
+        fingerprint="" if survey.anonymous else fingerprint,
+    )
+
+
+# A public answer in one round trip: the response, only while its survey is live and as
+# anonymous as the response was made for, and its answers to questions that still exist.
+WRITE_PUBLIC = """
+WITH response AS (
+    INSERT INTO surveys_response (
+        survey_id, submitted_at, language, touchpoint, channel, segment, metadata,
+        fingerprint
+    )
+    SELECT %(survey)s, %(submitted_at)s, %(language)s, %(touchpoint)s, %(channel)s,
+        %(segment)s, %(metadata)s, %(fingerprint)s
+    WHERE EXISTS (
+        SELECT FROM surveys_survey
+        WHERE id = %(survey)s AND status = %(live)s AND anonymous = %(anonymous)s
+    )
+    RETURNING id
+), answers AS (
+    INSERT INTO surveys_answer (response_id, question_id, value, text)
+    SELECT response.id, given.question, given.value, given.text
+    FROM response,
+        unnest(%(questions)s::bigint[], %(values)s::smallint[], %(texts)s::text[])
+            AS given (question, value, text)
+    WHERE EXISTS (
+        SELECT FROM surveys_question
+        WHERE id = given.question AND survey_id = %(survey)s
+    )
+)
+SELECT id FROM response
+"""
+
+
+def _write_public(response: Response, given: Mapping[int, int | str], *, anonymous: bool) -> bool:
+    """Save a public response and its answers (by question id), unless its survey is no
+    longer live or no longer as anonymous; whether it was saved."""
+    if connection.vendor != "postgresql":
+        return _write_public_with_orm(response, given, anonymous=anonymous)
+    values = [_answer_fields(value) for value in given.values()]
+    params: dict[str, Any] = {
+        "survey": response.survey_id,
+        "submitted_at": response.submitted_at,
+        "language": response.language,
+        "touchpoint": response.touchpoint,
+        "channel": response.channel,
+        "segment": response.segment,
+        "metadata": Jsonb(response.metadata),
+        "fingerprint": response.fingerprint,
+        "live": Survey.Status.LIVE,
+        "anonymous": anonymous,
+        "questions": list(given),
+        "values": [fields.get("value") for fields in values],
+        "texts": [fields.get("text", "") for fields in values],
+    }
+    connection.ensure_connection()
+    # Bound on the server and prepared, so that PostgreSQL plans the statement once a
+    # connection rather than on every answer (Django's own cursors bind on the client).
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(WRITE_PUBLIC, params, prepare=True)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    response.pk = row[0]
+    response._state.adding = False
+    response._state.db = connection.alias
+    return True
+
+
+@transaction.atomic
+def _write_public_with_orm(
+    response: Response, given: Mapping[int, int | str], *, anonymous: bool
+) -> bool:
+    """_write_public on a database without it in one statement (SQLite, in development)."""
+    survey = Survey.objects.filter(pk=response.survey_id, status=Survey.Status.LIVE)
+    if not survey.filter(anonymous=anonymous).exists():
+        return False
+    response.save(force_insert=True)
+    existing = Question.objects.filter(survey_id=response.survey_id, pk__in=list(given))
+    Answer.objects.bulk_create(
+        Answer(response=response, question_id=pk, **_answer_fields(given[pk]))
+        for pk in existing.values_list("pk", flat=True)
+    )
+    return True
 
 
 def _claim_anonymously(invitation: Invitation, now: datetime) -> None:

@@ -5,8 +5,8 @@ A GET or HEAD never records or consumes anything; only a valid POST saves a resp
 
 from collections.abc import Mapping
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
@@ -15,8 +15,12 @@ from django.views.decorators.http import require_http_methods, require_safe
 from surveys.clients import fingerprint
 from surveys.forms import LinkParametersForm, ResponseForm
 from surveys.models import Invitation, Language, Question, Survey
+from surveys.published import published
 from surveys.ratelimit import count_public_post
 from surveys.services import AlreadyAnswered, SurveyNotLive, opt_out, submit_response
+
+# The codes a link may ask for (an enum's `values` is built anew on every use).
+LANGUAGES = tuple(Language.values)
 
 
 # The link is the credential and the pages set no cookie: a CSRF token would only turn
@@ -24,11 +28,18 @@ from surveys.services import AlreadyAnswered, SurveyNotLive, opt_out, submit_res
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def respond(request: HttpRequest, slug: str) -> HttpResponse:
-    # The survey comes with its questions, in one query; one without any, on its own.
-    questions = list(Question.objects.select_related("survey").filter(survey__slug=slug))
-    survey = questions[0].survey if questions else get_object_or_404(Survey, slug=slug)
+    kept = published(slug)
+    survey = kept.survey
+    # The form as everyone sees it who asks in this language: rendered once while kept.
+    plain = request.method != "POST" and survey.is_live and set(request.GET) <= {"lang"}
+    language = _language(request, survey, None)
+    if plain and language in kept.pages:
+        return _framable(HttpResponse(kept.pages[language]), survey)
     thanks_url = reverse("surveys:thanks", args=[slug])
-    return _framable(_respond(request, survey, questions, None, thanks_url), survey)
+    response = _respond(request, survey, kept.questions, None, thanks_url)
+    if plain and response.status_code == 200:
+        kept.pages[language] = response.content
+    return _framable(response, survey)
 
 
 @csrf_exempt
@@ -44,7 +55,7 @@ def respond_invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_safe
 def thanks(request: HttpRequest, slug: str) -> HttpResponse:
-    survey = get_object_or_404(Survey, slug=slug)
+    survey = published(slug).survey
     language = _language(request, survey, None)
     return _framable(_render(request, survey, language, "surveys/thanks.html"), survey)
 
@@ -112,7 +123,7 @@ def _respond(
             form = ResponseForm(request.POST, questions=questions, language=language)
             if form.filled_by_a_script:
                 # Thanked as if it counted, so the script learns nothing; nothing is stored.
-                return redirect(f"{thanks_url}?lang={language}")
+                return HttpResponseRedirect(f"{thanks_url}?lang={language}")
             if link.is_valid() and form.is_valid():
                 try:
                     submit_response(
@@ -128,7 +139,7 @@ def _respond(
                     return _render(request, survey, language, "surveys/already_answered.html")
                 except SurveyNotLive:
                     return _render(request, survey, language, "surveys/closed.html", status=410)
-                return redirect(f"{thanks_url}?lang={language}")
+                return HttpResponseRedirect(f"{thanks_url}?lang={language}")
         else:
             form = ResponseForm(
                 questions=questions, language=language, initial=_preselected(request, questions)
@@ -146,7 +157,7 @@ def _render(
     context: Mapping[str, object] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    switch = {code: _with_param(request, "lang", code) for code in Language.values}
+    switch = {code: _with_param(request, "lang", code) for code in LANGUAGES}
     with translation.override(language):
         return render(
             request,
@@ -159,7 +170,7 @@ def _render(
 def _language(request: HttpRequest, survey: Survey, invitation: Invitation | None) -> str:
     """The language asked for in the link, else the invited customer's, else the survey's."""
     requested = request.GET.get("lang", "")
-    if requested in Language.values:
+    if requested in LANGUAGES:
         return requested
     customer_language = invitation.customer.language if invitation else ""
     return customer_language or survey.language

@@ -75,6 +75,14 @@ def _breakers_closed_after_each_test():
     ratelimit.breaker.close()
 
 
+@pytest.fixture(autouse=True)
+def _public_links_read_afresh_in_each_test():
+    # Each test starts with no survey kept from the last one, as a new process would.
+    from surveys.published import forget
+
+    forget()
+
+
 @pytest.fixture
 def nps_survey():
     return SurveyFactory(template="nps", company="Acme", language="nl")
