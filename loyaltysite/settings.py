@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "axes",
     "csp",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "surveys",
     "metrics",
 ]
@@ -288,6 +291,34 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+# The REST API (/api/v1/): Bearer keys, JSON only, errors as {"message", "field"}.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["surveys.api_access.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["surveys.api_access.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["surveys.api_access.PerKeyRateLimit"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "surveys.api_access.errors_as_json",
+    "UNAUTHENTICATED_USER": None,
+}
+# Requests one API key may make in a minute; more are answered 429 with Retry-After.
+API_REQUESTS_PER_MINUTE = envint("API_REQUESTS_PER_MINUTE", 600)
+if API_REQUESTS_PER_MINUTE < 1:
+    raise ImproperlyConfigured(
+        f"API_REQUESTS_PER_MINUTE={API_REQUESTS_PER_MINUTE} must be 1 or more."
+    )
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Loyalty surveys API",
+    "DESCRIPTION": "Customers, responses and scores. Give the key as `Authorization: Bearer "
+    "<key>`; staff make keys in the admin (API keys).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's scripts from this site (the sidecar package), as CSP requires.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+
 # Load balancers probe each machine over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 

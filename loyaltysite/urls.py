@@ -8,6 +8,7 @@ from loyaltysite.accounts import ThrottledPasswordResetForm
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="metrics:overview"), name="home"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("loyaltysite.api_urls")),
     path(
         "accounts/password_reset/",
         auth_views.PasswordResetView.as_view(form_class=ThrottledPasswordResetForm),

@@ -9,12 +9,22 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.text import Truncator
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from surveys.api_keys import issue, revoke
 from surveys.bursts import BURST_MIN_RESPONSES, bursts
-from surveys.models import Answer, Customer, CustomerImport, Invitation, Question, Response, Survey
+from surveys.models import (
+    Answer,
+    ApiKey,
+    Customer,
+    CustomerImport,
+    Invitation,
+    Question,
+    Response,
+    Survey,
+)
 from surveys.published import forget as forget_published
 from surveys.services import (
     NotInvited,
@@ -491,3 +501,66 @@ class ResponseAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=capfirst(ApiKey._meta.get_field("scopes").verbose_name),
+        choices=ApiKey.Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Read: customers, responses and scores. Write: change them. Send: survey requests."
+        ),
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "scopes", "survey"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyForm
+    list_display = [
+        "name",
+        "prefix",
+        "scope_names",
+        "survey",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_keys"]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.Form, change: bool) -> None:
+        key = None if change else issue(obj)
+        super().save_model(request, obj, form, change)
+        if key:
+            # The one time the key is seen: only its hash is kept.
+            self.message_user(
+                request,
+                format_html(
+                    "{} <code>{}</code>",
+                    _("Copy the key now; it is not shown again:"),
+                    key,
+                ),
+                messages.WARNING,
+            )
+
+    @admin.display(description=_("scopes"))
+    def scope_names(self, obj: ApiKey) -> str:
+        return ", ".join(str(ApiKey.Scope(scope).label) for scope in obj.scopes)
+
+    @admin.action(description=_("Revoke the selected keys"))
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        live = list(queryset.filter(revoked_at__isnull=True))
+        for api_key in live:
+            revoke(api_key)
+        self.message_user(
+            request,
+            ngettext("%(count)d key revoked.", "%(count)d keys revoked.", len(live))
+            % {"count": len(live)},
+            messages.SUCCESS,
+        )

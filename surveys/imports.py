@@ -73,10 +73,9 @@ def import_customers(*, data: bytes, progress: Progress | None = None) -> Import
     good = _without_repeated_refs(good, rows, header, report)
     report.problems.sort(key=lambda problem: problem.line)
     done = report.refused
-    columns = [name for name in header if name != "ref"]
     for start in range(0, len(good), CHUNK):
         chunk = [values for _line, values in good[start : start + CHUNK]]
-        created, updated = _upsert(chunk, columns)
+        created, updated = upsert_customers(chunk)
         report.created += created
         report.updated += updated
         done += len(chunk)
@@ -184,7 +183,10 @@ def _without_repeated_refs(
 
 
 @transaction.atomic
-def _upsert(chunk: list[dict[str, Any]], columns: list[str]) -> tuple[int, int]:
+def upsert_customers(chunk: list[dict[str, Any]]) -> tuple[int, int]:
+    """Create or update customers by `ref` (one row each, every ref given once): a row
+    changes only the columns it gives. Returns how many were created and updated."""
+    columns = sorted({name for values in chunk for name in values} - {"ref"})
     existing = {c.ref: c for c in Customer.objects.filter(ref__in=[v["ref"] for v in chunk])}
     new, changed = [], []
     for values in chunk:
@@ -192,10 +194,10 @@ def _upsert(chunk: list[dict[str, Any]], columns: list[str]) -> tuple[int, int]:
         if customer is None:
             new.append(Customer(**values))
             continue
-        if values["email"].lower() != customer.email.lower():
+        if "email" in values and values["email"].lower() != customer.email.lower():
             customer.bouncing_since = None  # a corrected address is tried again
-        for name in columns:
-            setattr(customer, name, values[name])
+        for name, value in values.items():
+            setattr(customer, name, value)
         changed.append(customer)
     Customer.objects.bulk_create(new, batch_size=1000)
     # An upsert on the primary key: bulk_update's CASE per column is many times slower.

@@ -626,3 +626,44 @@ class CustomerImport(models.Model):
     @property
     def percent_done(self) -> int:
         return 100 * self.rows_done // self.rows if self.rows else 0
+
+
+class ApiKey(models.Model):
+    """A key with which another system (a shop, a CRM) uses the REST API.
+
+    The key is shown once, when it is made; only its SHA-256 is kept (surveys.api_keys).
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read")
+        WRITE = "write", _("Write")
+        SEND = "send", _("Send surveys")
+
+    name = models.CharField(_("name"), max_length=100)
+    # The key's first part, shown in lists so people can tell keys apart.
+    prefix = models.CharField(_("prefix"), max_length=12, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    survey = models.ForeignKey(
+        Survey,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        verbose_name=_("only for survey"),
+        help_text=_("Empty: every survey."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes

@@ -1,0 +1,33 @@
+"""The REST API under /api/v1/: each app's endpoints, the OpenAPI document and its docs."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from metrics import api as metrics_api
+from surveys import api as surveys_api
+
+app_name = "api"
+
+urlpatterns = [
+    path("customers/", surveys_api.Customers.as_view(), name="customers"),
+    path(
+        "customers/<str:ref>/opt-out/",
+        surveys_api.CustomerOptOut.as_view(),
+        name="customer_opt_out",
+    ),
+    path("responses/", metrics_api.Responses.as_view(), name="responses"),
+    path("scores/", metrics_api.Scores.as_view(), name="scores"),
+    # Open to all, as a published API's description is.
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="docs",
+    ),
+]

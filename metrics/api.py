@@ -1,0 +1,142 @@
+"""The metrics app's REST endpoints: responses with their follow-up cases, and scores."""
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db.models import Prefetch, QuerySet
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response as ApiResponse
+from rest_framework.views import APIView
+
+from metrics import dashboard
+from metrics.periods import PeriodForm
+from surveys.api_access import survey_of, surveys_of
+from surveys.models import Answer, Response
+
+
+class AnswerSerializer(serializers.Serializer):
+    role = serializers.CharField(source="question.role")
+    value = serializers.IntegerField(allow_null=True)
+    text = serializers.CharField()
+
+
+class FollowUpSummary(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    due_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
+class ResponseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    survey = serializers.CharField(source="survey.slug")
+    submitted_at = serializers.DateTimeField()
+    language = serializers.CharField()
+    customer = serializers.CharField(source="customer.ref", allow_null=True, default=None)
+    touchpoint = serializers.CharField()
+    channel = serializers.CharField()
+    metadata = serializers.DictField(child=serializers.CharField())
+    excluded = serializers.SerializerMethodField()
+    answers = AnswerSerializer(many=True)
+    followup = serializers.SerializerMethodField()
+
+    def get_excluded(self, response: Response) -> bool:
+        return response.excluded_at is not None
+
+    @extend_schema_field(FollowUpSummary(allow_null=True))
+    def get_followup(self, response: Response) -> dict[str, Any] | None:
+        case = getattr(response, "followup", None)
+        return None if case is None else dict(FollowUpSummary(case).data)
+
+
+class Oldest(CursorPagination):
+    # By id: a response saved while someone pages is added at the end, never in between.
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def _moment(request: Request, name: str) -> datetime | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = parse_datetime(raw) if raw.isprintable() else None
+    except ValueError:  # well formed, but no such time (a 13th month)
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise exceptions.ValidationError(
+            {name: [_("Give a time in ISO 8601 with its offset, e.g. 2026-05-01T00:00:00Z.")]}
+        )
+    return moment
+
+
+class Responses(APIView):
+    """Responses, oldest first, with their answers and follow-up case, page by page."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("survey", str, description="A survey's slug."),
+            OpenApiParameter("since", datetime, description="Submitted at or after."),
+            OpenApiParameter("until", datetime, description="Submitted before."),
+            OpenApiParameter("customer", str, description="A customer's ref."),
+        ],
+        responses=ResponseSerializer(many=True),
+    )
+    def get(self, request: Request) -> ApiResponse:
+        found: QuerySet[Response] = Response.objects.filter(survey__in=surveys_of(request))
+        if "survey" in request.query_params:
+            found = found.filter(survey=survey_of(request, request.query_params["survey"]))
+        if (since := _moment(request, "since")) is not None:
+            found = found.filter(submitted_at__gte=since)
+        if (until := _moment(request, "until")) is not None:
+            found = found.filter(submitted_at__lt=until)
+        if (ref := request.query_params.get("customer")) is not None:
+            if not ref.isprintable():
+                raise exceptions.ValidationError({"customer": [_("Not a valid value.")]})
+            found = found.filter(customer__ref=ref)
+        found = found.select_related("survey", "customer", "followup").prefetch_related(
+            Prefetch("answers", Answer.objects.select_related("question").order_by("question"))
+        )
+        pages = Oldest()
+        page = pages.paginate_queryset(found, request, view=self) or []
+        return pages.get_paginated_response(ResponseSerializer(page, many=True).data)
+
+
+class Scores(APIView):
+    """A survey's headline score: over all its answers, as `manage.py scores SLUG --json`
+    gives it, or of the days from `start` to `end`, as its dashboard shows them."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("survey", str, required=True, description="A survey's slug."),
+            OpenApiParameter("start", str, description="First day, YYYY-MM-DD."),
+            OpenApiParameter("end", str, description="Last day, YYYY-MM-DD."),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request) -> ApiResponse:
+        if "survey" not in request.query_params:
+            raise exceptions.ValidationError({"survey": [_("Give a survey's slug.")]})
+        survey = survey_of(request, request.query_params["survey"])
+        if not {"start", "end"} & set(request.query_params):
+            waiting = dashboard.waiting([survey]).get(survey.pk, dashboard.Waiting())
+            return ApiResponse(dashboard.as_json(survey, dashboard.all_time(survey), None, waiting))
+        form = PeriodForm(request.query_params)
+        if not form.is_valid():
+            errors = {
+                "non_field_errors" if name == NON_FIELD_ERRORS else name: [str(e) for e in found]
+                for name, found in form.errors.items()
+            }
+            raise exceptions.ValidationError(errors)
+        card = dashboard.cards([survey], form.period)[0]
+        return ApiResponse(dashboard.as_json(survey, card.now, form.period, card.waiting))
