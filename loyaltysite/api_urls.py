@@ -15,6 +15,12 @@ urlpatterns = [
         surveys_api.CustomerOptOut.as_view(),
         name="customer_opt_out",
     ),
+    path("survey-requests/", metrics_api.SurveyRequests.as_view(), name="survey_requests"),
+    path(
+        "survey-requests/<int:pk>/",
+        metrics_api.OneSurveyRequest.as_view(),
+        name="survey_request",
+    ),
     path("responses/", metrics_api.Responses.as_view(), name="responses"),
     path("scores/", metrics_api.Scores.as_view(), name="scores"),
     # Open to all, as a published API's description is.

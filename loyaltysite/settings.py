@@ -387,6 +387,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": crontab(hour=4, minute=15),
     },
     "dispatch-survey-emails": {"task": "metrics.tasks.dispatch_survey_emails", "schedule": 60.0},
+    "send-survey-requests": {"task": "metrics.tasks.send_survey_requests", "schedule": 60.0},
     "send-survey-reminders": {"task": "metrics.tasks.send_survey_reminders", "schedule": 3600.0},
     "schedule-repeating-surveys": {
         "task": "metrics.tasks.schedule_repeating_surveys",

@@ -30,6 +30,7 @@ from metrics.models import (
     OrderImport,
     RollupDrift,
     StaffAction,
+    SurveyRequest,
 )
 from metrics.periods import MAX_DAYS, Period
 from metrics.reach import with_response_counts
@@ -286,6 +287,17 @@ class RollupDriftAdmin(ReadOnlyAdmin):
     list_filter = ["survey"]
     list_select_related = ["survey"]
     date_hierarchy = "found_at"
+
+
+@admin.register(SurveyRequest)
+class SurveyRequestAdmin(ReadOnlyAdmin):
+    """What other systems asked to be sent through the REST API, and what became of it."""
+
+    list_display = ["created_at", "survey", "customer", "send_at", "status", "reason"]
+    list_filter = ["status", "survey"]
+    search_fields = ["customer__ref", "customer__email"]
+    list_select_related = ["survey", "customer"]
+    date_hierarchy = "send_at"
 
 
 @admin.register(JobRun)

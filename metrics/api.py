@@ -1,6 +1,6 @@
 """The metrics app's REST endpoints: responses with their follow-up cases, and scores."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -9,16 +9,19 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from metrics import dashboard
+from metrics import dashboard, requests
+from metrics.models import SurveyRequest
 from metrics.periods import PeriodForm
-from surveys.api_access import survey_of, surveys_of
-from surveys.models import Answer, Response
+from surveys.api import CustomerSerializer
+from surveys.api_access import CheckedCharField, survey_of, surveys_of
+from surveys.imports import upsert_customers
+from surveys.models import Answer, ApiKey, Customer, Response
 
 
 class AnswerSerializer(serializers.Serializer):
@@ -140,3 +143,116 @@ class Scores(APIView):
             raise exceptions.ValidationError(errors)
         card = dashboard.cards([survey], form.period)[0]
         return ApiResponse(dashboard.as_json(survey, card.now, form.period, card.waiting))
+
+
+# The reasons a request is skipped, as the API names them.
+API_REASONS = {"without_email": "no_email"}
+
+
+class RequestMetadata(serializers.Serializer):
+    touchpoint = CheckedCharField(max_length=100, required=False, allow_blank=True)
+    channel = CheckedCharField(max_length=100, required=False, allow_blank=True)
+    ref = CheckedCharField(max_length=100, required=False, allow_blank=True)
+
+
+class SurveyRequestIn(serializers.Serializer):
+    survey = CheckedCharField(max_length=100)
+    customer = CustomerSerializer()
+    delay = serializers.IntegerField(
+        min_value=0, max_value=int(requests.MAX_DELAY.total_seconds()), default=0
+    )
+    metadata = RequestMetadata(required=False)
+
+
+class SurveyRequestOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    survey = serializers.CharField(source="survey.slug")
+    customer = serializers.CharField(source="customer.ref")
+    send_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    handled_at = serializers.DateTimeField(allow_null=True)
+
+
+class SurveyRequests(APIView):
+    """Send a survey to a customer (created or updated on the fly) after a delay, unless
+    the rules against over-surveying refuse; list the requests."""
+
+    scope = ApiKey.Scope.SEND
+
+    @extend_schema(
+        request=SurveyRequestIn,
+        responses={201: SurveyRequestOut, 200: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request) -> ApiResponse:
+        given = SurveyRequestIn(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        survey = survey_of(request, data["survey"])
+        if not survey.is_live:
+            raise exceptions.ValidationError({"survey": [_("This survey is not live.")]})
+        upsert_customers([dict(data["customer"])])
+        customer = Customer.objects.get(ref=data["customer"]["ref"])
+        metadata = {k: v for k, v in data.get("metadata", {}).items() if v}
+        made = requests.request_survey(
+            survey=survey,
+            customer=customer,
+            delay=timedelta(seconds=data["delay"]),
+            metadata=metadata,
+        )
+        if isinstance(made, str):
+            return ApiResponse({"status": "skipped", "reason": API_REASONS.get(made, made)})
+        return ApiResponse(SurveyRequestOut(made).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=SurveyRequest.Status.values),
+            OpenApiParameter("survey", str, description="A survey's slug."),
+        ],
+        responses=SurveyRequestOut(many=True),
+    )
+    def get(self, request: Request) -> ApiResponse:
+        found = SurveyRequest.objects.filter(survey__in=surveys_of(request))
+        if "survey" in request.query_params:
+            found = found.filter(survey=survey_of(request, request.query_params["survey"]))
+        if (wanted := request.query_params.get("status")) is not None:
+            if wanted not in SurveyRequest.Status.values:
+                raise exceptions.ValidationError({"status": [_("Not a valid value.")]})
+            found = found.filter(status=wanted)
+        pages = Oldest()
+        page = pages.paginate_queryset(
+            found.select_related("survey", "customer"), request, view=self
+        )
+        return pages.get_paginated_response(SurveyRequestOut(page or [], many=True).data)
+
+
+class OneSurveyRequest(APIView):
+    scope = ApiKey.Scope.SEND
+
+    def _request(self, request: Request, pk: int) -> SurveyRequest:
+        found = SurveyRequest.objects.filter(pk=pk, survey__in=surveys_of(request)).first()
+        if found is None:
+            raise exceptions.NotFound(_("There is no such survey request."))
+        return found
+
+    @extend_schema(responses=SurveyRequestOut)
+    def get(self, request: Request, pk: int) -> ApiResponse:
+        return ApiResponse(SurveyRequestOut(self._request(request, pk)).data)
+
+    @extend_schema(responses={200: SurveyRequestOut, 409: OpenApiTypes.OBJECT})
+    def delete(self, request: Request, pk: int) -> ApiResponse:
+        """Cancel a request that is not sent yet."""
+        survey_request = self._request(request, pk)
+        if not requests.cancel(survey_request):
+            return ApiResponse(
+                {
+                    "message": _(
+                        "This request is %(status)s already; only a scheduled one can be cancelled."
+                    )
+                    % {"status": survey_request.get_status_display().lower()},
+                    "field": None,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        return ApiResponse(SurveyRequestOut(survey_request).data)

@@ -699,3 +699,51 @@ class QueueCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} {self.survey_key} {self.reason} {self.assignee_key}: {self.cases}"
+
+
+class SurveyRequest(models.Model):
+    """Another system's "send survey S to customer C after a delay" (the REST API): a row
+    with its due time, which the scheduler sends once it is due (metrics.requests)."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Skipped")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    survey = models.ForeignKey(
+        Survey, on_delete=models.CASCADE, related_name="requests", verbose_name=_("survey")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="requests", verbose_name=_("customer")
+    )
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    send_at = models.DateTimeField(_("send at"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.SCHEDULED
+    )
+    # Why it was not sent when it was due: one of surveys.services.SKIP_REASONS.
+    reason = models.CharField(_("reason"), max_length=20, blank=True)
+    invitation = models.OneToOneField(
+        Invitation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="request",
+        verbose_name=_("invitation"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("survey request")
+        verbose_name_plural = _("survey requests")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["send_at"], condition=Q(status="scheduled"), name="survey_request_due"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} → {self.customer}"

@@ -22,7 +22,14 @@ from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
 
-from metrics.models import FollowUp, FollowUpNote, Notification, OrderImport, StaffAction
+from metrics.models import (
+    FollowUp,
+    FollowUpNote,
+    Notification,
+    OrderImport,
+    StaffAction,
+    SurveyRequest,
+)
 from metrics.recurring import months_before
 from metrics.staff_actions import record_staff_action
 from surveys.models import (
@@ -76,6 +83,9 @@ def erase_customer(*, customer: Customer, by: Any = None) -> dict[str, int]:
     ).items():
         changed[table] = changed.get(table, 0) + count
     changed[_table(Invitation)] = _new_tokens(invitations)
+    changed[_table(SurveyRequest)] = (
+        SurveyRequest.objects.filter(customer=customer).exclude(metadata={}).update(metadata={})
+    )
     changed[_table(LogEntry)] = _erase_admin_log(customer, response_ids, case_ids)
     changed[_table(CustomerImport)] = _erase_customer_uploads(customer)
     changed[_table(OrderImport)] = _erase_order_uploads(customer)
@@ -150,11 +160,13 @@ def _erase_notifications(customer: Customer, case_ids: list[int]) -> int:
 
 
 def _new_tokens(invitations: QuerySet[Invitation]) -> int:
-    """New tokens: the links in the emails already sent lead nowhere any more."""
+    """New tokens: the links in the emails already sent lead nowhere any more; and nothing
+    kept of what the system that asked for them said (an order ref)."""
     changed = list(invitations.only("pk"))
     for invitation in changed:
         invitation.token = new_token()
-    Invitation.objects.bulk_update(changed, ["token"])
+        invitation.metadata = {}
+    Invitation.objects.bulk_update(changed, ["token", "metadata"])
     return len(changed)
 
 

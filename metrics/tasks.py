@@ -12,6 +12,7 @@ from metrics import (
     processing,
     queue_counts,
     recurring,
+    requests,
     rollups,
     sending,
 )
@@ -90,6 +91,11 @@ def dispatch_survey_emails() -> int:
 )
 def send_survey_emails(claims: list[list[int]]) -> int:
     return sending.send_batch(claims)
+
+
+@shared_task
+def send_survey_requests() -> int:
+    return requests.send_due()
 
 
 @shared_task

@@ -286,6 +286,8 @@ def _invited_response(
     now = timezone.now()
     if survey.anonymous:
         _claim_anonymously(invitation, now)
+    # The link's own parameters over what was said when the invitation was asked for.
+    metadata = {**invitation.metadata, **metadata}
     response = _response(survey, invitation, metadata, language, "", now)
     try:
         # One response per invitation: on a collision the savepoint keeps the transaction

@@ -10,6 +10,7 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
+from metrics.models import SurveyRequest
 from surveys.api_keys import create_api_key
 from surveys.models import Customer
 from surveys.text import has_control_characters
@@ -68,7 +69,39 @@ def test_customer_bodies(api):
     _stored_customers_are_valid()
 
 
-@pytest.mark.parametrize("path", ["/api/v1/customers/", "/api/v1/customers/C1/opt-out/"])
+def test_survey_request_bodies(api):
+    SurveyFactory(slug="s1")
+    request = st.fixed_dictionaries(
+        {},
+        optional={
+            "survey": st.one_of(st.just("s1"), JSON),
+            "customer": st.one_of(CUSTOMER, JSON),
+            "delay": st.one_of(st.integers(-10, 10**8), JSON),
+            "metadata": st.one_of(
+                st.dictionaries(st.sampled_from(["touchpoint", "channel", "ref"]), JSON), JSON
+            ),
+        },
+    )
+
+    @fuzz
+    @given(body=st.one_of(request, JSON))
+    def check(body):
+        before = (Customer.objects.count(), SurveyRequest.objects.count())
+        page = api.post(
+            "/api/v1/survey-requests/", json.dumps(body), content_type="application/json"
+        )
+        assert_no_server_error(page)
+        if page.status_code >= 400:
+            assert (Customer.objects.count(), SurveyRequest.objects.count()) == before
+
+    check()
+    _stored_customers_are_valid()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/customers/", "/api/v1/customers/C1/opt-out/", "/api/v1/survey-requests/"],
+)
 def test_bodies_that_are_not_json(api, path):
     customer = CustomerFactory(ref="C1")
 
@@ -92,6 +125,7 @@ def test_bodies_that_are_not_json(api, path):
         ("/api/v1/customers/", ["ref", "email", "segment", "cursor", "page_size"]),
         ("/api/v1/responses/", ["survey", "since", "until", "customer", "cursor", "page_size"]),
         ("/api/v1/scores/", ["survey", "start", "end"]),
+        ("/api/v1/survey-requests/", ["survey", "status", "cursor", "page_size"]),
     ],
 )
 def test_query_strings(api, path, names):
