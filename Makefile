@@ -66,3 +66,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/sending.py
 	$(BIN)/python bench/kpis.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/api.py

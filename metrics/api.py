@@ -15,11 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from metrics import dashboard, requests
+from metrics import dashboard, kpis, requests
 from metrics.models import SurveyRequest
-from metrics.periods import PeriodForm
+from metrics.periods import LATEST, Period, PeriodForm
 from surveys.api import CustomerSerializer
-from surveys.api_access import CheckedCharField, survey_of, surveys_of
+from surveys.api_access import CheckedCharField, every_survey, of_its_survey, survey_of
 from surveys.imports import upsert_customers
 from surveys.models import Answer, ApiKey, Customer, Response
 
@@ -96,7 +96,7 @@ class Responses(APIView):
         responses=ResponseSerializer(many=True),
     )
     def get(self, request: Request) -> ApiResponse:
-        found: QuerySet[Response] = Response.objects.filter(survey__in=surveys_of(request))
+        found: QuerySet[Response] = of_its_survey(request, Response.objects.all())
         if "survey" in request.query_params:
             found = found.filter(survey=survey_of(request, request.query_params["survey"]))
         if (since := _moment(request, "since")) is not None:
@@ -213,7 +213,7 @@ class SurveyRequests(APIView):
         responses=SurveyRequestOut(many=True),
     )
     def get(self, request: Request) -> ApiResponse:
-        found = SurveyRequest.objects.filter(survey__in=surveys_of(request))
+        found = of_its_survey(request, SurveyRequest.objects.all())
         if "survey" in request.query_params:
             found = found.filter(survey=survey_of(request, request.query_params["survey"]))
         if (wanted := request.query_params.get("status")) is not None:
@@ -231,7 +231,7 @@ class OneSurveyRequest(APIView):
     scope = ApiKey.Scope.SEND
 
     def _request(self, request: Request, pk: int) -> SurveyRequest:
-        found = SurveyRequest.objects.filter(pk=pk, survey__in=surveys_of(request)).first()
+        found = of_its_survey(request, SurveyRequest.objects.filter(pk=pk)).first()
         if found is None:
             raise exceptions.NotFound(_("There is no such survey request."))
         return found
@@ -256,3 +256,35 @@ class OneSurveyRequest(APIView):
                 status=status.HTTP_409_CONFLICT,
             )
         return ApiResponse(SurveyRequestOut(survey_request).data)
+
+
+class KpisIn(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField(help_text="Not included.")
+    segment = CheckedCharField(max_length=100, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError(
+                {"end": [_("The end must be after the start: the period is [start, end).")]}
+            )
+        if attrs["end"] > LATEST:
+            raise serializers.ValidationError({"end": [_("Not a valid value.")]})
+        return attrs
+
+
+class Kpis(APIView):
+    """The loyalty KPIs of the days from `start` up to (not including) `end`: the same
+    object as `manage.py kpis --start --end --json`."""
+
+    @extend_schema(parameters=[KpisIn], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> ApiResponse:
+        every_survey(request)
+        given = KpisIn(data=request.query_params)
+        given.is_valid(raise_exception=True)
+        start, end = given.validated_data["start"], given.validated_data["end"]
+        segment = given.validated_data["segment"]
+        period = Period(start=start, end=end - timedelta(days=1))
+        (row,) = kpis.period_kpis([period], segment=segment)
+        groups = kpis.nps_groups(period, segment=segment)
+        return ApiResponse(kpis.as_json(row, groups, segment))

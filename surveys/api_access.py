@@ -92,11 +92,10 @@ def key_of(request: Request) -> ApiKey:
     return api_key
 
 
-def surveys_of(request: Request) -> QuerySet[Survey]:
-    """The surveys this request's key may see: one, or all."""
+def of_its_survey(request: Request, found: QuerySet[Any]) -> QuerySet[Any]:
+    """`found` (rows with a survey), narrowed to the key's survey if it is for one."""
     api_key = key_of(request)
-    surveys = Survey.objects.all()
-    return surveys.filter(pk=api_key.survey_id) if api_key.survey_id else surveys
+    return found.filter(survey_id=api_key.survey_id) if api_key.survey_id else found
 
 
 def survey_of(request: Request, slug: str) -> Survey:

@@ -393,3 +393,46 @@ def test_revoking_twice_is_harmless():
     first = ApiKey.objects.get().revoked_at
     revoke(api_key)
     assert ApiKey.objects.get().revoked_at == first
+
+
+# KPIs
+
+
+@pytest.mark.parametrize("segment", [[], ["--segment", "retail"]])
+def test_kpis_are_the_numbers_of_the_kpis_command(reader, shop, nps_survey, segment):
+    answer(nps_survey, 9, customer=Customer.objects.get(ref="bob"))
+    out = StringIO()
+    call_command(
+        "kpis", "--start", "2025-02-01", "--end", "2025-03-01", *segment, "--json", stdout=out
+    )
+    query = {"start": "2025-02-01", "end": "2025-03-01"}
+    if segment:
+        query["segment"] = "retail"
+
+    page = reader.get("/api/v1/kpis/", query)
+
+    assert page.status_code == 200
+    assert page.json() == json.loads(out.getvalue())
+    assert page.json()["retention_rate"] is not None
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"start": "2025-02-01"}, "end"),
+        ({"start": "2025-02-01", "end": "2025-02-01"}, "end"),
+        ({"start": "1 Feb", "end": "2025-03-01"}, "start"),
+        ({"start": "2025-02-01", "end": "9999-12-31"}, "end"),
+    ],
+)
+def test_bad_kpi_periods_are_400s(reader, query, field):
+    page = reader.get("/api/v1/kpis/", query)
+
+    assert page.status_code == 400
+    assert page.json()["field"] == field
+
+
+def test_kpis_need_a_key_for_all_surveys():
+    client = _client(create_api_key(name="One", scopes=["read"], survey=SurveyFactory())[1])
+
+    assert client.get("/api/v1/kpis/?start=2025-02-01&end=2025-03-01").status_code == 403

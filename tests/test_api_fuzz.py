@@ -125,6 +125,7 @@ def test_bodies_that_are_not_json(api, path):
         ("/api/v1/customers/", ["ref", "email", "segment", "cursor", "page_size"]),
         ("/api/v1/responses/", ["survey", "since", "until", "customer", "cursor", "page_size"]),
         ("/api/v1/scores/", ["survey", "start", "end"]),
+        ("/api/v1/kpis/", ["start", "end", "segment"]),
         ("/api/v1/survey-requests/", ["survey", "status", "cursor", "page_size"]),
     ],
 )
