@@ -79,6 +79,7 @@ def bulk_create() -> None:
 def main() -> None:
     settings.API_REQUESTS_PER_MINUTE = 10**9  # one client asks for many pages
     settings.ALLOWED_HOSTS = ["testserver"]
+    settings.SECURE_SSL_REDIRECT = False  # plain HTTP from the test client
     migrate_and_flush()
     _api_key, key = create_api_key(name="Bench", scopes=["read", "write"])
     client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")

@@ -23,6 +23,7 @@ urlpatterns = [
     ),
     path("responses/", metrics_api.Responses.as_view(), name="responses"),
     path("scores/", metrics_api.Scores.as_view(), name="scores"),
+    path("orders/", metrics_api.Orders.as_view(), name="orders"),
     path("kpis/", metrics_api.Kpis.as_view(), name="kpis"),
     # Open to all, as a published API's description is.
     path(

@@ -1,9 +1,12 @@
 """The metrics app's REST endpoints: responses with their follow-up cases, and scores."""
 
+import csv
+import io
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -15,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from metrics import dashboard, kpis, requests
+from metrics import dashboard, kpis, orders, requests
 from metrics.models import SurveyRequest
 from metrics.periods import LATEST, Period, PeriodForm
 from surveys.api import CustomerSerializer
@@ -288,3 +291,59 @@ class Kpis(APIView):
         (row,) = kpis.period_kpis([period], segment=segment)
         groups = kpis.nps_groups(period, segment=segment)
         return ApiResponse(kpis.as_json(row, groups, segment))
+
+
+# Orders one request may create or update.
+ORDERS_PER_REQUEST = 10_000
+
+
+class OrderIn(serializers.Serializer):
+    ref = CheckedCharField(max_length=100)
+    customer_ref = CheckedCharField(max_length=100)
+    ordered_at = CheckedCharField(
+        max_length=40, help_text="ISO 8601; without an offset, the site's local time."
+    )
+    amount = CheckedCharField(max_length=20, help_text='A number, e.g. "19.95" or 19.95.')
+    product = CheckedCharField(max_length=200)
+    channel = CheckedCharField(max_length=100, required=False, allow_blank=True, default="")
+
+    def to_internal_value(self, data: Any) -> Any:
+        # An amount may come as a JSON number; the import checks it as the text it reads.
+        if isinstance(data, dict) and isinstance(data.get("amount"), int | float):
+            data = {**data, "amount": str(data["amount"])}
+        return super().to_internal_value(data)
+
+
+class OrdersRefused(Exception):
+    def __init__(self, result: orders.ImportResult) -> None:
+        self.result = result
+
+
+class Orders(APIView):
+    """Create or update orders by `ref` (up to 10,000 a request), for the loyalty KPIs:
+    the same checks and the same upsert as `manage.py import_orders`. All or nothing: one
+    refused order and none is written."""
+
+    @extend_schema(request=OrderIn(many=True), responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request) -> ApiResponse:
+        every_survey(request)
+        given: serializers.ListSerializer[Any] = serializers.ListSerializer(
+            child=OrderIn(), data=request.data, max_length=ORDERS_PER_REQUEST, allow_empty=False
+        )
+        given.is_valid(raise_exception=True)
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow([*orders.COLUMNS, *orders.OPTIONAL_COLUMNS])
+        for row in given.validated_data:
+            writer.writerow([row[name] for name in (*orders.COLUMNS, *orders.OPTIONAL_COLUMNS)])
+        try:
+            with transaction.atomic():
+                result = orders.import_orders(lines=io.StringIO(text.getvalue()))
+                if result.refusals:
+                    raise OrdersRefused(result)
+        except OrdersRefused as refused:
+            # Line 1 is the header: the order at index i is on line i + 2.
+            errors = {f"{r.line - 2}.{r.column}": [r.reason] for r in refused.result.refusals}
+            raise exceptions.ValidationError(errors) from None
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return ApiResponse({"created": result.created, "updated": result.updated}, status=code)

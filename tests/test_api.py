@@ -2,6 +2,8 @@
 scores and the OpenAPI document."""
 
 import json
+from datetime import date
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -10,6 +12,7 @@ from django.core.management.base import CommandError
 from django.test import Client, override_settings
 from drf_spectacular.validation import validate_schema
 
+from metrics.models import Order
 from surveys.api_keys import create_api_key, revoke
 from surveys.models import ApiKey, Customer
 from tests.factories import CustomerFactory, SurveyFactory, answer
@@ -436,3 +439,68 @@ def test_kpis_need_a_key_for_all_surveys():
     client = _client(create_api_key(name="One", scopes=["read"], survey=SurveyFactory())[1])
 
     assert client.get("/api/v1/kpis/?start=2025-02-01&end=2025-03-01").status_code == 403
+
+
+# Orders
+
+
+def _orders(client, rows):
+    return _post(client, "/api/v1/orders/", rows)
+
+
+def test_orders_are_created_then_updated_by_ref_and_feed_the_kpis(writer):
+    CustomerFactory(ref="ann", customer_since=date(2024, 1, 1))
+    rows = [
+        {"ref": "o1", "customer_ref": "ann", "ordered_at": "2025-02-03T10:00:00", "amount": 40,
+         "product": "shoes"},
+        {"ref": "o2", "customer_ref": "ann", "ordered_at": "2025-02-10T10:00:00+01:00",
+         "amount": "10.50", "product": "socks", "channel": "web"},
+    ]  # fmt: skip
+
+    created = _orders(writer, rows)
+    rows[0]["amount"] = 45
+    updated = _orders(writer, rows)
+
+    assert created.status_code == 201
+    assert created.json() == {"created": 2, "updated": 0}
+    assert updated.status_code == 200
+    assert updated.json() == {"created": 0, "updated": 2}
+    assert sorted(Order.objects.values_list("ref", "amount")) == [
+        ("o1", Decimal("45.00")),
+        ("o2", Decimal("10.50")),
+    ]
+    kpis = writer.get("/api/v1/kpis/", {"start": "2025-02-01", "end": "2025-03-01"}).json()
+    assert kpis["average_order_value"] == 27.75
+
+
+def _order(**given):
+    return {"ref": "o1", "customer_ref": "ann", "ordered_at": "2025-02-03", "amount": 1,
+            "product": "p", **given}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "rows, field, message",
+    [
+        ([_order(customer_ref="nobody")], "0.customer_ref", "nobody"),
+        ([_order(ordered_at="yesterday")], "0.ordered_at", "not an ISO 8601 time"),
+        ([_order(amount="1,2,3")], "0.amount", "not an amount"),
+        ([{k: v for k, v in _order().items() if k != "amount"}], "0.amount", "required"),
+        ([_order(), _order(ordered_at="2025-02-04")], "1.ref", ""),
+        ({"ref": "o1"}, None, "Expected a list of items"),
+    ],
+)
+def test_one_refused_order_and_none_is_written(writer, rows, field, message):
+    CustomerFactory(ref="ann")
+    good = {"ref": "ok", "customer_ref": "ann", "ordered_at": "2025-02-01", "amount": 5,
+            "product": "p"}  # fmt: skip
+    body = [good, *rows] if isinstance(rows, list) else rows
+    if isinstance(rows, list) and field:
+        index, column = field.split(".")
+        field = f"{int(index) + 1}.{column}"
+
+    page = _orders(writer, body)
+
+    assert page.status_code == 400
+    assert page.json()["field"] == field
+    assert message in page.json()["message"]
+    assert not Order.objects.exists()

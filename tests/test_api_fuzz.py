@@ -10,7 +10,7 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrics.models import SurveyRequest
+from metrics.models import Order, SurveyRequest
 from surveys.api_keys import create_api_key
 from surveys.models import Customer
 from surveys.text import has_control_characters
@@ -98,9 +98,37 @@ def test_survey_request_bodies(api):
     _stored_customers_are_valid()
 
 
+ORDER_FIELDS = ["ref", "customer_ref", "ordered_at", "amount", "product", "channel"]
+ORDER = st.dictionaries(
+    st.one_of(st.sampled_from(ORDER_FIELDS), st.text(max_size=10)),
+    st.one_of(JSON, st.sampled_from(["C1", "2025-02-03", "2025-02-03T10:00:00+01:00", "9.95"])),
+    max_size=8,
+)
+
+
+def test_order_bodies(api):
+    CustomerFactory(ref="C1")
+
+    @fuzz
+    @given(body=st.one_of(st.lists(ORDER, max_size=3), JSON))
+    def check(body):
+        before = Order.objects.count()
+        page = api.post("/api/v1/orders/", json.dumps(body), content_type="application/json")
+        assert_no_server_error(page)
+        if page.status_code >= 400:
+            assert Order.objects.count() == before
+
+    check()
+
+
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/customers/", "/api/v1/customers/C1/opt-out/", "/api/v1/survey-requests/"],
+    [
+        "/api/v1/customers/",
+        "/api/v1/customers/C1/opt-out/",
+        "/api/v1/survey-requests/",
+        "/api/v1/orders/",
+    ],
 )
 def test_bodies_that_are_not_json(api, path):
     customer = CustomerFactory(ref="C1")
