@@ -91,7 +91,9 @@ def verdict(label: str, value: float, target: float, *, at_most: bool = False) -
     """Print one figure against its target; returns whether the target is met."""
     met = value <= target if at_most else value >= target
     sign = "<=" if at_most else ">="
-    print(f"{label}: {value:,.1f} (target {sign} {target:,g}) -> {'MET' if met else 'MISSED'}")
+    # Two decimals for a ratio near its target, so 0.76 is not shown as 0.8.
+    shown = f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
+    print(f"{label}: {shown} (target {sign} {target:,g}) -> {'MET' if met else 'MISSED'}")
     return met
 
 
