@@ -11,7 +11,7 @@ app_name = "api"
 urlpatterns = [
     path("customers/", surveys_api.Customers.as_view(), name="customers"),
     path(
-        "customers/<str:ref>/opt-out/",
+        "customers/<path:ref>/opt-out/",
         surveys_api.CustomerOptOut.as_view(),
         name="customer_opt_out",
     ),

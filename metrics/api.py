@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.validators import RegexValidator
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils.dateparse import parse_datetime
@@ -20,9 +21,15 @@ from rest_framework.views import APIView
 
 from metrics import dashboard, kpis, orders, requests
 from metrics.models import SurveyRequest
-from metrics.periods import LATEST, Period, PeriodForm
+from metrics.periods import EARLIEST, LATEST, MAX_DAYS, Period, PeriodForm
 from surveys.api import CustomerSerializer
-from surveys.api_access import CheckedCharField, every_survey, of_its_survey, survey_of
+from surveys.api_access import (
+    CheckedCharField,
+    every_survey,
+    key_of,
+    of_its_survey,
+    survey_of,
+)
 from surveys.imports import upsert_customers
 from surveys.models import Answer, ApiKey, Customer, Response
 
@@ -195,8 +202,13 @@ class SurveyRequests(APIView):
         survey = survey_of(request, data["survey"])
         if not survey.is_live:
             raise exceptions.ValidationError({"survey": [_("This survey is not live.")]})
-        upsert_customers([dict(data["customer"])])
-        customer = Customer.objects.get(ref=data["customer"]["ref"])
+        customer = Customer.objects.filter(ref=data["customer"]["ref"]).first()
+        # A key that may change customers (write, all surveys) updates one it names;
+        # another key only adds a missing one.
+        api_key = key_of(request)
+        if customer is None or (api_key.allows(ApiKey.Scope.WRITE) and not api_key.survey_id):
+            upsert_customers([dict(data["customer"])])
+            customer = Customer.objects.get(ref=data["customer"]["ref"])
         metadata = {k: v for k, v in data.get("metadata", {}).items() if v}
         made = requests.request_survey(
             survey=survey,
@@ -271,8 +283,17 @@ class KpisIn(serializers.Serializer):
             raise serializers.ValidationError(
                 {"end": [_("The end must be after the start: the period is [start, end).")]}
             )
-        if attrs["end"] > LATEST:
-            raise serializers.ValidationError({"end": [_("Not a valid value.")]})
+        for name in ("start", "end"):
+            if not EARLIEST <= attrs[name] <= LATEST:
+                raise serializers.ValidationError(
+                    {name: [_("Choose dates between %(earliest)s and %(latest)s.")
+                            % {"earliest": EARLIEST.year, "latest": LATEST.year}]}
+                )  # fmt: skip
+        if (attrs["end"] - attrs["start"]).days > MAX_DAYS:
+            raise serializers.ValidationError(
+                {"end": [_("Choose a range of at most %(years)d years.")
+                         % {"years": MAX_DAYS // 366}]}
+            )  # fmt: skip
         return attrs
 
 
@@ -297,15 +318,25 @@ class Kpis(APIView):
 ORDERS_PER_REQUEST = 10_000
 
 
+class OneLineField(CheckedCharField):
+    """Text on one line: an order becomes one line of the import's CSV."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators.append(
+            RegexValidator(r"[\r\n]", _("Must be on one line."), inverse_match=True)
+        )
+
+
 class OrderIn(serializers.Serializer):
-    ref = CheckedCharField(max_length=100)
-    customer_ref = CheckedCharField(max_length=100)
-    ordered_at = CheckedCharField(
+    ref = OneLineField(max_length=100)
+    customer_ref = OneLineField(max_length=100)
+    ordered_at = OneLineField(
         max_length=40, help_text="ISO 8601; without an offset, the site's local time."
     )
-    amount = CheckedCharField(max_length=20, help_text='A number, e.g. "19.95" or 19.95.')
-    product = CheckedCharField(max_length=200)
-    channel = CheckedCharField(max_length=100, required=False, allow_blank=True, default="")
+    amount = OneLineField(max_length=20, help_text='A number, e.g. "19.95" or 19.95.')
+    product = OneLineField(max_length=200)
+    channel = OneLineField(max_length=100, required=False, allow_blank=True, default="")
 
     def to_internal_value(self, data: Any) -> Any:
         # An amount may come as a JSON number; the import checks it as the text it reads.

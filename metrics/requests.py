@@ -8,6 +8,7 @@ due ones every minute (send_due), each once, claimed under a row lock, so a brok
 worker restart neither loses nor repeats one.
 """
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -19,6 +20,8 @@ from metrics.models import Notification, SurveyRequest
 from metrics.sending import write_emails
 from surveys.models import Customer, Survey
 from surveys.services import NotInvited, invite, with_skip_reason
+
+logger = logging.getLogger(__name__)
 
 MAX_DELAY = timedelta(days=30)
 # Due requests one run of the scheduler sends; the rest wait for the next minute.
@@ -59,7 +62,14 @@ def send_due(now: datetime | None = None) -> int:
     """Send the requests that are due; returns how many were sent (not skipped)."""
     now = now or timezone.now()
     due = SurveyRequest.objects.filter(status=Scheduled, send_at__lte=now).order_by("send_at")
-    return sum(_send(pk, now) for pk in list(due.values_list("pk", flat=True)[:BATCH]))
+    sent = 0
+    for pk in list(due.values_list("pk", flat=True)[:BATCH]):
+        try:
+            sent += _send(pk, now)
+        except Exception:
+            # Rolled back, so it is tried again next minute; the others go now.
+            logger.exception("Survey request %s could not be sent; trying again later.", pk)
+    return sent
 
 
 @transaction.atomic

@@ -535,19 +535,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ["revoke_keys"]
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.Form, change: bool) -> None:
-        key = None if change else issue(obj)
+        if not change:
+            obj._key = issue(obj)  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)
-        if key:
-            # The one time the key is seen: only its hash is kept.
-            self.message_user(
-                request,
-                format_html(
-                    "{} <code>{}</code>",
-                    _("Copy the key now; it is not shown again:"),
-                    key,
-                ),
-                messages.WARNING,
-            )
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        # The one time the key is seen, on this page alone: not in a message, which the
+        # next page would show from a cookie.
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": obj.name,
+            "api_key": obj,
+            "key": obj._key,  # type: ignore[attr-defined]
+        }
+        return TemplateResponse(request, "admin/surveys/apikey/created.html", context)
 
     @admin.display(description=_("scopes"))
     def scope_names(self, obj: ApiKey) -> str:

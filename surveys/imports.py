@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from surveys.models import Customer, Language
@@ -24,6 +24,8 @@ REQUIRED = ("ref", "email", "name", "segment", "language")
 OPTIONAL = ("phone", "customer_since", "customer_until")
 # Rows written per transaction, with a progress report after each.
 CHUNK = 5000
+# The advisory lock customer upserts take turns on ("CUSTOMER").
+UPSERT_LOCK = 0x435553544F4D4552
 DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y")
 
 
@@ -187,6 +189,10 @@ def upsert_customers(chunk: list[dict[str, Any]]) -> tuple[int, int]:
     """Create or update customers by `ref` (one row each, every ref given once): a row
     changes only the columns it gives. Returns how many were created and updated."""
     columns = sorted({name for values in chunk for name in values} - {"ref"})
+    if connection.vendor == "postgresql":
+        # Upserts take turns: two adding the same new ref at once would both insert it.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [UPSERT_LOCK])
     existing = {c.ref: c for c in Customer.objects.filter(ref__in=[v["ref"] for v in chunk])}
     new, changed = [], []
     for values in chunk:

@@ -2,6 +2,7 @@
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,10 @@ class SurveyNotLive(SubmissionRefused):
 
 class AlreadyAnswered(SubmissionRefused):
     pass
+
+
+class SurveyChanged(SubmissionRefused):
+    """A question changed (its scale, or deleted) between showing the form and saving."""
 
 
 class NotInvited(Exception):
@@ -393,9 +398,24 @@ SELECT id FROM response
 
 def _write_public(response: Response, given: Mapping[int, int | str], *, anonymous: bool) -> bool:
     """Save a public response and its answers (by question id), unless its survey is no
-    longer live or no longer as anonymous; whether it was saved."""
-    if connection.vendor != "postgresql":
-        return _write_public_with_orm(response, given, anonymous=anonymous)
+    longer live or no longer as anonymous; whether it was saved. SurveyChanged when a
+    question changed under the answers (a scale, or deleted as it was written)."""
+    if connection.vendor == "postgresql":
+        write = _write_public_in_one_statement
+    else:
+        write = _write_public_with_orm
+    try:
+        # Within a caller's transaction, in a savepoint of its own, so that a refusal
+        # leaves that transaction usable; on its own, one statement needs none.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            return write(response, given, anonymous=anonymous)
+    except IntegrityError:
+        raise SurveyChanged(str(response.survey_id)) from None
+
+
+def _write_public_in_one_statement(
+    response: Response, given: Mapping[int, int | str], *, anonymous: bool
+) -> bool:
     values = [_answer_fields(value) for value in given.values()]
     params: dict[str, Any] = {
         "survey": response.survey_id,
@@ -414,8 +434,9 @@ def _write_public(response: Response, given: Mapping[int, int | str], *, anonymo
     }
     connection.ensure_connection()
     # Bound on the server and prepared, so that PostgreSQL plans the statement once a
-    # connection rather than on every answer (Django's own cursors bind on the client).
-    with psycopg.Cursor(connection.connection) as cursor:
+    # connection rather than on every answer (Django's own cursors bind on the client);
+    # its errors raised as Django's.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(WRITE_PUBLIC, params, prepare=True)
         row = cursor.fetchone()
     if row is None:

@@ -15,9 +15,16 @@ from django.views.decorators.http import require_http_methods, require_safe
 from surveys.clients import fingerprint
 from surveys.forms import LinkParametersForm, ResponseForm
 from surveys.models import Invitation, Language, Question, Survey
+from surveys.published import forget as forget_published
 from surveys.published import published
 from surveys.ratelimit import count_public_post
-from surveys.services import AlreadyAnswered, SurveyNotLive, opt_out, submit_response
+from surveys.services import (
+    AlreadyAnswered,
+    SurveyChanged,
+    SurveyNotLive,
+    opt_out,
+    submit_response,
+)
 
 # The codes a link may ask for (an enum's `values` is built anew on every use).
 LANGUAGES = tuple(Language.values)
@@ -31,7 +38,15 @@ def respond(request: HttpRequest, slug: str) -> HttpResponse:
     kept = published(slug)
     survey = kept.survey
     # The form as everyone sees it who asks in this language: rendered once while kept.
-    plain = request.method != "POST" and survey.is_live and set(request.GET) <= {"lang"}
+    # Only for a link without parameters but a valid ?lang=, whose page cannot carry a
+    # message about the link.
+    given = request.GET.lists()
+    plain = (
+        request.method != "POST"
+        and survey.is_live
+        and all(name == "lang" and len(values) == 1 and values[0] in LANGUAGES
+                for name, values in given)
+    )  # fmt: skip
     language = _language(request, survey, None)
     if plain and language in kept.pages:
         return _framable(HttpResponse(kept.pages[language]), survey)
@@ -139,6 +154,10 @@ def _respond(
                     return _render(request, survey, language, "surveys/already_answered.html")
                 except SurveyNotLive:
                     return _render(request, survey, language, "surveys/closed.html", status=410)
+                except SurveyChanged:
+                    # Its questions changed while this visitor answered: the form afresh.
+                    forget_published()
+                    return HttpResponseRedirect(request.get_full_path())
                 return HttpResponseRedirect(f"{thanks_url}?lang={language}")
         else:
             form = ResponseForm(

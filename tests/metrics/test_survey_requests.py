@@ -145,9 +145,8 @@ def test_a_send_that_fails_midway_is_sent_by_the_next_run(shop, survey):
     """A worker that dies while sending leaves nothing half done: the next run sends it,
     once."""
     _ask(shop, _body(survey))
-    killed = mock.patch("metrics.requests.write_emails", side_effect=RuntimeError("killed"))
-    with killed, pytest.raises(RuntimeError):
-        requests.send_due()
+    with mock.patch("metrics.requests.write_emails", side_effect=RuntimeError("killed")):
+        assert requests.send_due() == 0
     assert SurveyRequest.objects.get().status == "scheduled"
     assert not Invitation.objects.exists()
 
@@ -261,4 +260,55 @@ def test_a_survey_that_is_not_live_is_refused(shop):
         "message": "This survey is not live.",
         "field": "survey",
         "errors": {"survey": ["This survey is not live."]},
+    }
+
+
+@pytest.mark.parametrize("scopes, restricted", [(["send"], False), (["send", "write"], True)])
+def test_a_key_that_may_not_change_customers_leaves_an_existing_one_as_it_is(
+    survey, scopes, restricted
+):
+    CustomerFactory(ref="C1", email="ann@example.com", name="Ann")
+    _api_key, key = create_api_key(
+        name="Sender", scopes=scopes, survey=survey if restricted else None
+    )
+
+    page = _ask(Client(HTTP_AUTHORIZATION=f"Bearer {key}"), _body(survey, email="eve@evil.test"))
+
+    assert page.status_code == 201
+    assert Customer.objects.get().email == "ann@example.com"
+    # A customer it names that does not exist yet is added.
+    other = _body(survey)
+    other["customer"] = {"ref": "C2", "email": "bob@example.com"}
+    assert _ask(Client(HTTP_AUTHORIZATION=f"Bearer {key}"), other).status_code == 201
+    assert Customer.objects.get(ref="C2").email == "bob@example.com"
+
+
+def test_a_key_with_write_for_all_surveys_updates_the_customer(survey):
+    CustomerFactory(ref="C1", email="old@example.com")
+    _api_key, key = create_api_key(name="Shop", scopes=["send", "write"])
+
+    _ask(Client(HTTP_AUTHORIZATION=f"Bearer {key}"), _body(survey))
+
+    assert Customer.objects.get().email == "ann@example.com"
+
+
+def test_one_request_that_cannot_be_sent_holds_back_no_other(shop, survey):
+    for ref in ["C1", "C2"]:
+        body = _body(survey)
+        body["customer"] = {"ref": ref, "email": f"{ref}@example.com"}
+        _ask(shop, body)
+    first = SurveyRequest.objects.order_by("pk").first()
+    real = requests.write_emails
+
+    def fails_for_the_first(invitations, kind):
+        if invitations[0].customer_id == first.customer_id:
+            raise RuntimeError("cannot render")
+        return real(invitations, kind)
+
+    with mock.patch("metrics.requests.write_emails", side_effect=fails_for_the_first):
+        assert requests.send_due() == 1
+
+    assert dict(SurveyRequest.objects.values_list("customer__ref", "status")) == {
+        "C1": "scheduled",
+        "C2": "sent",
     }

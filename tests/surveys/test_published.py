@@ -169,3 +169,29 @@ def test_only_so_many_surveys_are_kept(client, monkeypatch):
         client.get(_url(survey))
 
     assert list(published._kept) == [s.slug for s in surveys[-3:]]
+
+
+@pytest.mark.parametrize("query", ["?lang=%01", "?lang=xx", "?lang=en&lang=nl", "?ref=%00"])
+def test_a_link_with_a_bad_parameter_does_not_become_everyones_page(client, survey, query):
+    client.get(_url(survey, query))
+
+    page = client.get(_url(survey)).content.decode()
+
+    assert "cannot accept" not in page
+    assert f'action="{_url(survey)}"' in page or 'action=""' in page or "<form" in page
+    assert client.post(_url(survey), {"q1": "9"}).status_code == 302
+    assert Response.objects.count() == 1
+
+
+def test_an_answer_off_a_scale_changed_by_another_process_is_asked_again(client, survey):
+    client.get(_url(survey))
+    Question.objects.filter(survey=survey, role=Question.Role.NPS).update(scale_max=5)
+
+    page = client.post(_url(survey), {"q1": "9"})
+
+    assert page.status_code == 302
+    assert page["Location"] == _url(survey)
+    assert not Response.objects.exists()
+    # The form afresh, on the scale as it is now.
+    fresh = client.get(_url(survey)).content.decode()
+    assert 'value="5"' in fresh and 'value="9"' not in fresh
