@@ -19,9 +19,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from metrics import dashboard, kpis, orders, requests
-from metrics.models import SurveyRequest
+from metrics import dashboard, followups, kpis, orders, requests
+from metrics.forms import colleagues
+from metrics.models import FollowUp, FollowUpNote, SurveyRequest
 from metrics.periods import EARLIEST, LATEST, MAX_DAYS, Period, PeriodForm
+from metrics.staff_actions import acting_as
 from surveys.api import CustomerSerializer
 from surveys.api_access import (
     CheckedCharField,
@@ -378,3 +380,143 @@ class Orders(APIView):
             raise exceptions.ValidationError(errors) from None
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return ApiResponse({"created": result.created, "updated": result.updated}, status=code)
+
+
+class NoteOut(serializers.Serializer):
+    kind = serializers.CharField()
+    text = serializers.CharField()
+    by = serializers.CharField(source="author.get_username", default=None, allow_null=True)
+    at = serializers.DateTimeField(source="created_at")
+
+
+class FollowUpOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    survey = serializers.CharField(source="survey.slug")
+    response = serializers.IntegerField(source="response_id")
+    customer = serializers.CharField(source="response.customer.ref", default=None)
+    reason = serializers.CharField()
+    score = serializers.IntegerField()
+    comment = serializers.CharField()
+    status = serializers.CharField()
+    assignee = serializers.CharField(source="assignee.get_username", default=None)
+    created_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField()
+    first_contact_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    resolution = serializers.CharField()
+
+
+class FollowUpDetail(FollowUpOut):
+    notes = NoteOut(many=True)
+
+
+class FollowUpChange(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[FollowUp.Status.IN_PROGRESS, FollowUp.Status.RESOLVED], required=False
+    )
+    assignee = CheckedCharField(max_length=150, required=False, allow_null=True)
+    resolution = CheckedCharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class NoteIn(serializers.Serializer):
+    text = CheckedCharField(max_length=5000)
+
+
+def _cases(request: Request) -> QuerySet[FollowUp]:
+    return of_its_survey(request, FollowUp.objects.all()).select_related(
+        "survey", "assignee", "response__customer"
+    )
+
+
+def _case(request: Request, pk: int) -> FollowUp:
+    case = _cases(request).filter(pk=pk).first()
+    if case is None:
+        raise exceptions.NotFound(_("There is no such case."))
+    return case
+
+
+def _actor(request: Request) -> str:
+    api_key = key_of(request)
+    return f"API key {api_key.name} ({api_key.prefix})"
+
+
+class FollowUps(APIView):
+    """Follow-up cases, oldest first."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=FollowUp.Status.values),
+            OpenApiParameter("survey", str, description="A survey's slug."),
+        ],
+        responses=FollowUpOut(many=True),
+    )
+    def get(self, request: Request) -> ApiResponse:
+        found = _cases(request)
+        if "survey" in request.query_params:
+            found = found.filter(survey=survey_of(request, request.query_params["survey"]))
+        if (wanted := request.query_params.get("status")) is not None:
+            if wanted not in FollowUp.Status.values:
+                raise exceptions.ValidationError({"status": [_("Not a valid value.")]})
+            found = found.filter(status=wanted)
+        pages = Oldest()
+        page = pages.paginate_queryset(found, request, view=self)
+        return pages.get_paginated_response(FollowUpOut(page or [], many=True).data)
+
+
+class OneFollowUp(APIView):
+    """A case with its notes; assign it, mark it in progress (again) or resolve it."""
+
+    @extend_schema(responses=FollowUpDetail)
+    def get(self, request: Request, pk: int) -> ApiResponse:
+        case = _case(request, pk)
+        notes = NoteOut(case.notes.select_related("author"), many=True).data
+        return ApiResponse({**FollowUpOut(case).data, "notes": notes})
+
+    @extend_schema(request=FollowUpChange, responses=FollowUpDetail)
+    def patch(self, request: Request, pk: int) -> ApiResponse:
+        case = _case(request, pk)
+        given = FollowUpChange(data=request.data)
+        given.is_valid(raise_exception=True)
+        change = given.validated_data
+        assignee = None
+        if change.get("assignee"):
+            assignee = colleagues().filter(username=change["assignee"]).first()
+            if assignee is None:
+                raise exceptions.ValidationError(
+                    {"assignee": [_("No colleague may hold cases by that user name.")]}
+                )
+        try:
+            with acting_as(_actor(request)), transaction.atomic():
+                if "assignee" in change:
+                    followups.assign(followup=case, to=assignee, by=None)
+                if change.get("status") == FollowUp.Status.RESOLVED:
+                    followups.resolve(followup=case, by=None, resolution=change["resolution"])
+                elif change.get("status") == FollowUp.Status.IN_PROGRESS:
+                    if case.status == FollowUp.Status.RESOLVED:
+                        followups.reopen(followup=case, by=None, note=change["resolution"])
+                    else:
+                        followups.start(followup=case, by=None)
+        except followups.CaseResolved:
+            raise exceptions.ValidationError(
+                {"status": [_("This case is resolved; mark it in progress first.")]}
+            ) from None
+        return self.get(request, pk)
+
+
+class FollowUpNotes(APIView):
+    """Add a note to a case (an internal note: it does not count as contact)."""
+
+    @extend_schema(request=NoteIn, responses={201: NoteOut})
+    def post(self, request: Request, pk: int) -> ApiResponse:
+        case = _case(request, pk)
+        given = NoteIn(data=request.data)
+        given.is_valid(raise_exception=True)
+        with acting_as(_actor(request)):
+            followups.log_contact(
+                followup=case,
+                by=None,
+                kind=FollowUpNote.Kind.NOTE,
+                text=given.validated_data["text"],
+            )
+        note = case.notes.order_by("-pk").first()
+        return ApiResponse(NoteOut(note).data, status=status.HTTP_201_CREATED)

@@ -180,7 +180,7 @@ def assign(*, followup: FollowUp, to: Any, by: Any) -> None:
 @transaction.atomic
 def start(*, followup: FollowUp, by: Any) -> None:
     followup = _lock(followup)
-    if followup.assignee is None:
+    if followup.assignee is None and by is not None:
         assign(followup=followup, to=by, by=by)
     if followup.status == Status.NEW:
         followup.status = Status.IN_PROGRESS

@@ -10,7 +10,7 @@ from django.test import Client
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metrics.models import Order, SurveyRequest
+from metrics.models import FollowUp, Order, SurveyRequest
 from surveys.api_keys import create_api_key
 from surveys.models import Customer
 from surveys.text import has_control_characters
@@ -98,6 +98,35 @@ def test_survey_request_bodies(api):
     _stored_customers_are_valid()
 
 
+def test_case_changes_and_notes(api, agent):
+    survey = SurveyFactory()
+    answer(survey, 1, "Bad", customer=CustomerFactory(ref="C9"))
+    case = FollowUp.objects.get()
+    change = st.dictionaries(
+        st.sampled_from(["status", "assignee", "resolution", "text"]),
+        st.one_of(JSON, st.sampled_from(["in_progress", "resolved", "agent", "new"])),
+    )
+
+    @fuzz
+    @given(body=st.one_of(change, JSON), method=st.sampled_from(["patch", "notes"]))
+    def check(body, method):
+        if method == "patch":
+            page = api.patch(
+                f"/api/v1/followups/{case.pk}/", json.dumps(body), content_type="application/json"
+            )
+        else:
+            page = api.post(
+                f"/api/v1/followups/{case.pk}/notes/",
+                json.dumps(body),
+                content_type="application/json",
+            )
+        assert_no_server_error(page)
+
+    check()
+    for note in case.notes.all():
+        assert not has_control_characters(note.text)
+
+
 ORDER_FIELDS = ["ref", "customer_ref", "ordered_at", "amount", "product", "channel"]
 ORDER = st.dictionaries(
     st.one_of(st.sampled_from(ORDER_FIELDS), st.text(max_size=10)),
@@ -154,6 +183,7 @@ def test_bodies_that_are_not_json(api, path):
         ("/api/v1/responses/", ["survey", "since", "until", "customer", "cursor", "page_size"]),
         ("/api/v1/scores/", ["survey", "start", "end"]),
         ("/api/v1/kpis/", ["start", "end", "segment"]),
+        ("/api/v1/followups/", ["status", "survey", "cursor", "page_size"]),
         ("/api/v1/survey-requests/", ["survey", "status", "cursor", "page_size"]),
     ],
 )
