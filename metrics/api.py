@@ -1,4 +1,6 @@
-"""The metrics app's REST endpoints: responses with their follow-up cases, and scores."""
+"""The metrics app's REST endpoints: responses with their follow-up cases, the cases
+themselves, survey requests, orders, scores and the loyalty KPIs. Each calls the service
+the site's own pages and commands call (loyaltysite.api_urls puts them together)."""
 
 import csv
 import io
