@@ -1,6 +1,6 @@
 """The REST API under /api/v1/: each app's endpoints, the OpenAPI document and its docs."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from metrics import api as metrics_api
@@ -41,4 +41,5 @@ urlpatterns = [
         ),
         name="docs",
     ),
+    re_path(r"", surveys_api.NoSuchEndpoint.as_view()),
 ]

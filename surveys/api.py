@@ -4,6 +4,7 @@ from collections import Counter
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -121,3 +122,15 @@ class CustomerOptOut(APIView):
         opt_out(customer=customer)
         customer.refresh_from_db()
         return ApiResponse(CustomerSerializer(customer).data)
+
+
+class NoSuchEndpoint(APIView):
+    """Any other path under /api/v1/: a 404 in JSON, as every other error is."""
+
+    schema = None  # not in the OpenAPI document
+    permission_classes: list[Any] = []
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        raise exceptions.NotFound(
+            _("There is no such endpoint; see /api/v1/docs/. Every path ends in a slash.")
+        )

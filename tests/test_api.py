@@ -538,3 +538,10 @@ def test_a_customer_whose_ref_has_a_slash_opts_out(writer):
 
     assert page.status_code == 200
     assert Customer.objects.get().opted_out_at is not None
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nothing/", "/api/v1/customers", "/api/v1/"])
+def test_an_unknown_path_is_a_json_404(reader, path):
+    for page in [reader.get(path), reader.post(path, "{}", content_type="application/json")]:
+        assert page.status_code == 404
+        assert page.json()["message"].startswith("There is no such endpoint")
