@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
@@ -24,14 +23,16 @@ from rest_framework.views import APIView
 from metrics import dashboard, followups, kpis, orders, requests
 from metrics.forms import colleagues
 from metrics.models import FollowUp, FollowUpNote, SurveyRequest
-from metrics.periods import EARLIEST, LATEST, MAX_DAYS, Period, PeriodForm
+from metrics.periods import EARLIEST, LATEST, MAX_DAYS, PeriodForm
 from metrics.staff_actions import acting_as
 from surveys.api import CustomerSerializer
 from surveys.api_access import (
     CheckedCharField,
+    Pages,
     every_survey,
     key_of,
     of_its_survey,
+    query_text,
     survey_of,
 )
 from surveys.imports import upsert_customers
@@ -74,20 +75,12 @@ class ResponseSerializer(serializers.Serializer):
         return None if case is None else dict(FollowUpSummary(case).data)
 
 
-class Oldest(CursorPagination):
-    # By id: a response saved while someone pages is added at the end, never in between.
-    ordering = "id"
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
 def _moment(request: Request, name: str) -> datetime | None:
-    raw = request.query_params.get(name)
+    raw = query_text(request, name)
     if raw is None:
         return None
     try:
-        moment = parse_datetime(raw) if raw.isprintable() else None
+        moment = parse_datetime(raw)
     except ValueError:  # well formed, but no such time (a 13th month)
         moment = None
     if moment is None or moment.tzinfo is None:
@@ -117,14 +110,12 @@ class Responses(APIView):
             found = found.filter(submitted_at__gte=since)
         if (until := _moment(request, "until")) is not None:
             found = found.filter(submitted_at__lt=until)
-        if (ref := request.query_params.get("customer")) is not None:
-            if not ref.isprintable():
-                raise exceptions.ValidationError({"customer": [_("Not a valid value.")]})
+        if (ref := query_text(request, "customer")) is not None:
             found = found.filter(customer__ref=ref)
         found = found.select_related("survey", "customer", "followup").prefetch_related(
             Prefetch("answers", Answer.objects.select_related("question").order_by("question"))
         )
-        pages = Oldest()
+        pages = Pages()
         page = pages.paginate_queryset(found, request, view=self) or []
         return pages.get_paginated_response(ResponseSerializer(page, many=True).data)
 
@@ -146,8 +137,7 @@ class Scores(APIView):
             raise exceptions.ValidationError({"survey": [_("Give a survey's slug.")]})
         survey = survey_of(request, request.query_params["survey"])
         if not {"start", "end"} & set(request.query_params):
-            waiting = dashboard.waiting([survey]).get(survey.pk, dashboard.Waiting())
-            return ApiResponse(dashboard.as_json(survey, dashboard.all_time(survey), None, waiting))
+            return ApiResponse(dashboard.headline_json(survey, None))
         form = PeriodForm(request.query_params)
         if not form.is_valid():
             errors = {
@@ -155,8 +145,7 @@ class Scores(APIView):
                 for name, found in form.errors.items()
             }
             raise exceptions.ValidationError(errors)
-        card = dashboard.cards([survey], form.period)[0]
-        return ApiResponse(dashboard.as_json(survey, card.now, form.period, card.waiting))
+        return ApiResponse(dashboard.headline_json(survey, form.period))
 
 
 # The reasons a request is skipped, as the API names them.
@@ -239,7 +228,7 @@ class SurveyRequests(APIView):
             if wanted not in SurveyRequest.Status.values:
                 raise exceptions.ValidationError({"status": [_("Not a valid value.")]})
             found = found.filter(status=wanted)
-        pages = Oldest()
+        pages = Pages()
         page = pages.paginate_queryset(
             found.select_related("survey", "customer"), request, view=self
         )
@@ -312,9 +301,7 @@ class Kpis(APIView):
         given.is_valid(raise_exception=True)
         start, end = given.validated_data["start"], given.validated_data["end"]
         segment = given.validated_data["segment"]
-        period = Period(start=start, end=end - timedelta(days=1))
-        (row,) = kpis.period_kpis([period], segment=segment)
-        groups = kpis.nps_groups(period, segment=segment)
+        row, groups = kpis.of_days(start, end, segment=segment)
         return ApiResponse(kpis.as_json(row, groups, segment))
 
 
@@ -460,7 +447,7 @@ class FollowUps(APIView):
             if wanted not in FollowUp.Status.values:
                 raise exceptions.ValidationError({"status": [_("Not a valid value.")]})
             found = found.filter(status=wanted)
-        pages = Oldest()
+        pages = Pages()
         page = pages.paginate_queryset(found, request, view=self)
         return pages.get_paginated_response(FollowUpOut(page or [], many=True).data)
 

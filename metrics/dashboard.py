@@ -274,6 +274,16 @@ def report(survey: Survey, period: Period, *, only_unhappy: bool = False) -> Rep
     )
 
 
+def headline_json(survey: Survey, period: Period | None) -> dict[str, object]:
+    """The headline as plain data: over all its answers (period None), as `manage.py
+    scores --json` gives it, or of a period, as its dashboard card shows it."""
+    if period is None:
+        unprocessed = waiting([survey]).get(survey.pk, Waiting())
+        return as_json(survey, all_time(survey), None, unprocessed)
+    card = cards([survey], period)[0]
+    return as_json(survey, card.now, period, card.waiting)
+
+
 def as_json(
     survey: Survey, shown: Headline, period: Period | None, waiting: Waiting
 ) -> dict[str, object]:

@@ -9,7 +9,7 @@ from before the period, is it an upsell) are written with it when it is imported
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -237,6 +237,13 @@ def counts_json(row: PeriodKpis) -> dict[str, object]:
         "orders": bought.orders,
         "revenue": _number(bought.revenue),
     }
+
+
+def of_days(start: date, end: date, *, segment: str = "") -> tuple[PeriodKpis, list[GroupKpis]]:
+    """The KPIs of the days from `start` up to (not including) `end`, and the NPS groups'."""
+    period = Period(start=start, end=end - timedelta(days=1))
+    (row,) = period_kpis([period], segment=segment)
+    return row, nps_groups(period, segment=segment)
 
 
 def as_json(row: PeriodKpis, groups: Sequence[GroupKpis], segment: str) -> dict[str, object]:

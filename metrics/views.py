@@ -53,8 +53,7 @@ def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
 def survey_scores(request: HttpRequest, pk: int) -> JsonResponse:
     survey = _survey(pk)
     form = PeriodForm(request.GET or None)
-    card = dashboard.cards([survey], form.period)[0]
-    return JsonResponse(dashboard.as_json(survey, card.now, form.period, card.waiting))
+    return JsonResponse(dashboard.headline_json(survey, form.period))
 
 
 @require_safe

@@ -9,12 +9,11 @@ from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from surveys.api_access import CheckedCharField, every_survey
+from surveys.api_access import CheckedCharField, Pages, every_survey, query_text
 from surveys.imports import upsert_customers
 from surveys.models import Customer, Language
 from surveys.services import opt_out
@@ -62,13 +61,6 @@ class CustomerList(serializers.ListSerializer):
         return attrs
 
 
-class ByPk(CursorPagination):
-    ordering = "pk"
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
 class Customers(APIView):
     """List customers; create or update them by `ref`, one object or a list of up to
     1,000. A field left out keeps its value."""
@@ -85,12 +77,9 @@ class Customers(APIView):
         every_survey(request)
         customers: QuerySet[Customer] = Customer.objects.filter(erased_at__isnull=True)
         for name, lookup in [("ref", "ref"), ("email", "email__iexact"), ("segment", "segment")]:
-            given = request.query_params.get(name)
-            if given is not None:
-                if not given.isprintable():
-                    raise exceptions.ValidationError({name: [_("Not a valid value.")]})
+            if (given := query_text(request, name)) is not None:
                 customers = customers.filter(**{lookup: given})
-        pages = ByPk()
+        pages = Pages()
         page = pages.paginate_queryset(customers, request, view=self) or []
         return pages.get_paginated_response(CustomerSerializer(page, many=True).data)
 

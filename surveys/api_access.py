@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
@@ -90,6 +91,25 @@ def key_of(request: Request) -> ApiKey:
     api_key = request.auth
     assert isinstance(api_key, ApiKey)  # noqa: S101 - HasScope let the request in
     return api_key
+
+
+class Pages(CursorPagination):
+    """Every list's pages: by id, so a row saved while someone pages comes at the end and
+    none is skipped or repeated."""
+
+    ordering = "pk"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def query_text(request: Request, name: str) -> str | None:
+    """A query parameter, or None when it is not given; 400 for one that is not text
+    (a NUL or another control character, which no column may hold)."""
+    given = request.query_params.get(name)
+    if given is not None and not given.isprintable():
+        raise exceptions.ValidationError({name: [_("Not a valid value.")]})
+    return given
 
 
 def of_its_survey(request: Request, found: QuerySet[Any]) -> QuerySet[Any]:

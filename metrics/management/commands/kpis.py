@@ -1,12 +1,11 @@
 import json
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from metrics import kpis, retention
-from metrics.periods import Period
 
 
 def plain(value: kpis.Operand) -> str:
@@ -39,9 +38,7 @@ class Command(BaseCommand):
         start, end, segment = options["start"], options["end"], options["segment"]
         if end <= start:
             raise CommandError("--end must be after --start: the period is [start, end).")
-        period = Period(start=start, end=end - timedelta(days=1))
-        (row,) = kpis.period_kpis([period], segment=segment)
-        groups = kpis.nps_groups(period, segment=segment)
+        row, groups = kpis.of_days(start, end, segment=segment)
         if options["json"]:
             self.stdout.write(json.dumps(kpis.as_json(row, groups, segment)))
             return

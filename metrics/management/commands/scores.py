@@ -1,9 +1,9 @@
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metrics.dashboard import Waiting, all_time, as_json, waiting
+from metrics.dashboard import headline_json
 from surveys.models import Survey
 
 
@@ -18,15 +18,17 @@ class Command(BaseCommand):
         survey = Survey.objects.prefetch_related("questions").filter(slug=options["slug"]).first()
         if survey is None:
             raise CommandError(f"No survey with slug {options['slug']!r}.")
-        unprocessed = waiting([survey]).get(survey.pk, Waiting())
-        data = as_json(survey, all_time(survey), period=None, waiting=unprocessed)
+        data = headline_json(survey, None)
         if options["json"]:
             self.stdout.write(json.dumps(data))
             return
         # The score leaves these out, so the line that gives it says so.
+        unprocessed = cast(dict[str, Any], data["waiting"])
         pending = ""
-        if unprocessed.count:
-            pending = f"; {unprocessed.count} waiting to be processed since {unprocessed.since_iso}"
+        if unprocessed["count"]:
+            pending = (
+                f"; {unprocessed['count']} waiting to be processed since {unprocessed['since']}"
+            )
         if data["value"] is None:
             none = "no answers processed yet" if pending else "no answers yet"
             self.stdout.write(f"{survey.name}: {none}{pending}")
