@@ -27,6 +27,7 @@ from metrics.periods import EARLIEST, LATEST, MAX_DAYS, PeriodForm
 from metrics.staff_actions import acting_as
 from surveys.api import CustomerSerializer
 from surveys.api_access import (
+    ByRefList,
     CheckedCharField,
     Pages,
     every_survey,
@@ -336,6 +337,11 @@ class OrderIn(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class OrderList(ByRefList):
+    child = OrderIn()
+    most = ORDERS_PER_REQUEST
+
+
 class OrdersRefused(Exception):
     def __init__(self, result: orders.ImportResult) -> None:
         self.result = result
@@ -349,9 +355,7 @@ class Orders(APIView):
     @extend_schema(request=OrderIn(many=True), responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> ApiResponse:
         every_survey(request)
-        given: serializers.ListSerializer[Any] = serializers.ListSerializer(
-            child=OrderIn(), data=request.data, max_length=ORDERS_PER_REQUEST, allow_empty=False
-        )
+        given = OrderList(data=request.data)
         given.is_valid(raise_exception=True)
         text = io.StringIO()
         writer = csv.writer(text)

@@ -1,6 +1,5 @@
 """The surveys app's REST endpoints: customers (list, create or update by ref, opt out)."""
 
-from collections import Counter
 from typing import Any
 
 from django.db.models import QuerySet
@@ -13,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from surveys.api_access import CheckedCharField, Pages, every_survey, query_text
+from surveys.api_access import ByRefList, CheckedCharField, Pages, every_survey, query_text
 from surveys.imports import upsert_customers
 from surveys.models import Customer, Language
 from surveys.services import opt_out
@@ -44,21 +43,9 @@ class CustomerSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
-class CustomerList(serializers.ListSerializer):
+class CustomerList(ByRefList):
     child = CustomerSerializer()
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=CUSTOMERS_PER_REQUEST, allow_empty=False, **kwargs)
-
-    def validate(self, attrs: Any) -> Any:
-        given = Counter(row["ref"] for row in attrs)
-        repeated = sorted(ref for ref, times in given.items() if times > 1)
-        if repeated:
-            raise serializers.ValidationError(
-                _("Each reference once per request: %(refs)s is given more than once.")
-                % {"refs": ", ".join(repeated[:3])}
-            )
-        return attrs
+    most = CUSTOMERS_PER_REQUEST
 
 
 class Customers(APIView):

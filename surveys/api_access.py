@@ -6,6 +6,7 @@ loyaltysite.api_urls puts them together.
 """
 
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -146,6 +147,26 @@ class CheckedCharField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.validators.append(validate_no_control_characters)
+
+
+class ByRefList(serializers.ListSerializer):
+    """A list of rows created or updated by `ref`: at least one, at most `most`, and each
+    ref once (which of two rows with one ref is meant cannot be told)."""
+
+    most = 1000
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=self.most, allow_empty=False, **kwargs)
+
+    def validate(self, attrs: Any) -> Any:
+        given = Counter(row["ref"] for row in attrs)
+        repeated = sorted(ref for ref, times in given.items() if times > 1)
+        if repeated:
+            raise serializers.ValidationError(
+                _("Each reference once per request: %(refs)s is given more than once.")
+                % {"refs": ", ".join(repeated[:3])}
+            )
+        return attrs
 
 
 def errors_as_json(exc: Exception, context: dict[str, Any]) -> ApiResponse | None:

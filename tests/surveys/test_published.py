@@ -178,7 +178,7 @@ def test_a_link_with_a_bad_parameter_does_not_become_everyones_page(client, surv
     page = client.get(_url(survey)).content.decode()
 
     assert "cannot accept" not in page
-    assert f'action="{_url(survey)}"' in page or 'action=""' in page or "<form" in page
+    assert "How likely is it that you would recommend Acme" in page
     assert client.post(_url(survey), {"q1": "9"}).status_code == 302
     assert Response.objects.count() == 1
 
