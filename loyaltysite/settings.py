@@ -310,7 +310,8 @@ if API_REQUESTS_PER_MINUTE < 1:
     )
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty surveys API",
-    "DESCRIPTION": "Customers, responses and scores. Give the key as `Authorization: Bearer "
+    "DESCRIPTION": "Customers, survey requests, responses, follow-up cases, orders, scores "
+    "and KPIs. Give the key as `Authorization: Bearer "
     "<key>`; staff make keys in the admin (API keys).",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
