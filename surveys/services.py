@@ -432,6 +432,9 @@ def _write_public_in_one_statement(
         "values": [fields.get("value") for fields in values],
         "texts": [fields.get("text", "") for fields in values],
     }
+    # What Django's own cursor() does first: a connection the server dropped since the
+    # last request is replaced (CONN_HEALTH_CHECKS), not used.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     # Bound on the server and prepared, so that PostgreSQL plans the statement once a
     # connection rather than on every answer (Django's own cursors bind on the client);

@@ -195,3 +195,19 @@ def test_an_answer_off_a_scale_changed_by_another_process_is_asked_again(client,
     # The form afresh, on the scale as it is now.
     fresh = client.get(_url(survey)).content.decode()
     assert 'value="5"' in fresh and 'value="9"' not in fresh
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement write")
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_over_a_connection_the_database_dropped_is_saved(client, survey):
+    """Between two requests the server closed the process's connection (a restart, an
+    idle timeout): the answer is written over a new one, as every other page's queries
+    are (CONN_HEALTH_CHECKS), not lost with a server error."""
+    client.get(_url(survey))
+    connection.connection.close()
+    connection.health_check_done = False  # as at the start of every request
+
+    page = client.post(_url(survey), {"q1": "9", "q2": "Fine"})
+
+    assert page.status_code == 302
+    assert Response.objects.get().answers.get(question__position=1).value == 9
