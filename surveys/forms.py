@@ -30,9 +30,10 @@ HONEYPOT = "website"
 # Buttons of at least 44 px (WCAG 2.5.5) that fit side by side on a 320 px phone.
 PHONE_ROW_MAX = 6
 # Unanswered forms kept rendered in each process: a survey in two languages, with and
-# without each score preselected, is a few dozen.
+# without each score preselected, is a few dozen. The answer forms' fields likewise.
 UNANSWERED_KEPT = 500
 _unanswered: dict[tuple[object, ...], SafeString] = {}
+_fields: dict[tuple[object, ...], dict[str, forms.Field]] = {}
 
 
 class LinkParametersForm(forms.Form):
@@ -99,9 +100,26 @@ class ResponseForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.language = language
         self.questions = {f"q{q.position}": q for q in questions}
-        for name, question in self.questions.items():
-            self.fields[name] = _field_for(question, language)
-        self.fields[HONEYPOT] = forms.CharField(label=_("Leave this field empty"), required=False)
+        # Every column of the questions: edited wording is another version, never a
+        # stale field or page.
+        self.version = (
+            language,
+            *(
+                tuple(getattr(question, field.attname) for field in Question._meta.concrete_fields)
+                for question in questions
+            ),
+        )
+        # Built once per version and shared, not built or copied for each answer (that
+        # was most of the cost of checking one): neither this form nor its template
+        # changes a field. Django copies the fields only for forms that do.
+        if self.version not in _fields:
+            if len(_fields) >= UNANSWERED_KEPT:
+                _fields.clear()
+            _fields[self.version] = {
+                **{name: _field_for(q, language) for name, q in self.questions.items()},
+                HONEYPOT: forms.CharField(label=_("Leave this field empty"), required=False),
+            }
+        self.fields.update(_fields[self.version])
 
     @property
     def answer_fields(self) -> list[forms.BoundField]:
@@ -115,18 +133,10 @@ class ResponseForm(forms.Form):
     def html(self) -> SafeString:
         """The fields as HTML. Unanswered, the form is the same for every visitor of the
         survey in a language with the same preselected score, so each process renders it
-        once: keyed on every column of the questions, so edited wording is a new key, not
-        a stale page. Answered (with errors), it is the respondent's own."""
+        once per version of the questions. Answered (with errors), it is the respondent's own."""
         if self.is_bound:
             return render_to_string("surveys/response_fields.html", {"form": self})
-        key = (
-            self.language,
-            tuple(sorted(self.initial.items())),
-            *(
-                tuple(getattr(question, field.attname) for field in Question._meta.concrete_fields)
-                for question in self.questions.values()
-            ),
-        )
+        key = (tuple(sorted(self.initial.items())), *self.version)
         if key not in _unanswered:
             if len(_unanswered) >= UNANSWERED_KEPT:
                 _unanswered.clear()  # the simplest bound: rebuilt within a few visits

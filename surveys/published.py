@@ -19,6 +19,7 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 
 from surveys.models import Question, Survey
 
@@ -32,6 +33,7 @@ class Published:
     survey: Survey
     questions: list[Question]
     read_at: float
+    thanks_url: str
     # The rendered form, by language, for links without parameters other than ?lang=.
     pages: dict[str, bytes] = field(default_factory=dict)
 
@@ -52,7 +54,9 @@ def published(slug: str) -> Published:
     # The survey comes with its questions in one query; one without any, on its own.
     questions = list(Question.objects.select_related("survey").filter(survey__slug=slug))
     survey = questions[0].survey if questions else get_object_or_404(Survey, slug=slug)
-    kept = Published(survey, questions, time.monotonic())
+    kept = Published(
+        survey, questions, time.monotonic(), reverse("surveys:thanks", args=[survey.slug])
+    )
     _kept.pop(slug, None)  # a dict keeps its order of insertion: newest last
     _kept[slug] = kept
     while len(_kept) > KEPT_SURVEYS:

@@ -50,8 +50,7 @@ def respond(request: HttpRequest, slug: str) -> HttpResponse:
     language = _language(request, survey, None)
     if plain and language in kept.pages:
         return _framable(HttpResponse(kept.pages[language]), survey)
-    thanks_url = reverse("surveys:thanks", args=[slug])
-    response = _respond(request, survey, kept.questions, None, thanks_url)
+    response = _respond(request, survey, kept.questions, None, kept.thanks_url)
     if plain and response.status_code == 200:
         kept.pages[language] = response.content
     return _framable(response, survey)

@@ -184,6 +184,19 @@ def test_a_rejected_comment_is_kept_on_the_form(client, nps_survey):
     assert "Kept text" in html
 
 
+def test_a_rejected_answer_is_not_shown_to_the_next_respondent(client, nps_survey):
+    """The forms of one process share their fields; what one respondent typed and the
+    messages they got stay on their own page, in their own language."""
+    client.post(_url(nps_survey, "?lang=nl"), {"q1": "11", "q2": "Mijn eigen tekst"})
+
+    html = client.get(_url(nps_survey, "?lang=en&touchpoint=shop")).content.decode()
+    assert "Mijn eigen tekst" not in html
+    assert "Please choose one of the answers shown." not in html
+    english = client.post(_url(nps_survey, "?lang=en&touchpoint=shop"), {"q2": "Mine"})
+    assert "Please choose an answer." in english.content.decode()
+    assert "Kies een antwoord." not in english.content.decode()
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
