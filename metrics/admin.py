@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from metrics import notifications, order_imports, orders, privacy, sharing
 from metrics.models import (
+    WEBHOOK_EVENTS,
     AlertChannel,
     FollowUp,
     FollowUpNote,
@@ -235,8 +236,36 @@ class CustomerWithErasureAdmin(CustomerAdmin):
         return None
 
 
+class AlertChannelForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        label=_("webhook events"),
+        choices=[(event.value, event.label) for event in WEBHOOK_EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_(
+            "Webhooks: each is a POST signed as Standard Webhooks say, with the data the "
+            "REST API gives."
+        ),
+    )
+
+    class Meta:
+        model = AlertChannel
+        fields = [
+            "name",
+            "kind",
+            "target",
+            "secret",
+            "events",
+            "surveys",
+            "on_new_case",
+            "on_escalation",
+            "enabled",
+        ]
+
+
 @admin.register(AlertChannel)
 class AlertChannelAdmin(admin.ModelAdmin):
+    form = AlertChannelForm
     list_display = ["name", "kind", "target", "on_new_case", "on_escalation", "enabled"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "target"]

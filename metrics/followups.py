@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from metrics import emails
+from metrics import emails, webhooks
 from metrics.models import FollowUp, FollowUpNote, FollowUpRule, Notification, StaffAction
 from metrics.notifications import notify_channels, notify_person
 from metrics.scores import KEY_ROLE, default_threshold, tone
@@ -127,6 +127,7 @@ def after_answer(
     )
     FollowUpNote.objects.create(followup=followup, kind=Kind.OPENED)
     notify_channels(followup, Notification.Kind.NEW_CASE)
+    webhooks.emit(Notification.Kind.FOLLOWUP_OPENED, survey_id=survey.pk, followup=followup)
     return followup
 
 
@@ -248,6 +249,7 @@ def resolve(*, followup: FollowUp, by: Any, resolution: str) -> None:
     followup.resolution = resolution
     followup.save(update_fields=["status", "resolved_at", "resolution"])
     _note(followup, by, Kind.RESOLVED, resolution)
+    _resolved(followup)
     record_staff_action(by=by, action=Action.CASE_RESOLVED, target=followup)
 
 
@@ -280,6 +282,7 @@ def set_aside(*, response_ids: Sequence[int], excluded: bool) -> int:
             case.resolution = ""  # the case page says why, in the reader's language
             case.save(update_fields=["status", "resolved_at", "resolution"])
             _note(case, None, Kind.EXCLUDED)
+            _resolved(case)
         elif not excluded and case.status == Status.RESOLVED and case.pk in set_aside_before:
             case.status = Status.IN_PROGRESS
             case.resolved_at = None
@@ -290,6 +293,12 @@ def set_aside(*, response_ids: Sequence[int], excluded: bool) -> int:
             continue
         changed += 1
     return changed
+
+
+def _resolved(followup: FollowUp) -> None:
+    webhooks.emit(
+        Notification.Kind.FOLLOWUP_RESOLVED, survey_id=followup.survey_id, followup=followup
+    )
 
 
 def _set_aside(response_ids: Sequence[int]) -> set[int]:
@@ -324,6 +333,11 @@ def escalate_overdue(now: datetime | None = None) -> int:
             followup = FollowUp.objects.select_related("survey").get(pk=pk)
             _note(followup, None, Kind.ESCALATED)
             notify_channels(followup, Notification.Kind.ESCALATION)
+            webhooks.emit(
+                Notification.Kind.FOLLOWUP_ESCALATED,
+                survey_id=followup.survey_id,
+                followup=followup,
+            )
             count += 1
     return count
 

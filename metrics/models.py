@@ -1,3 +1,5 @@
+import base64
+import binascii
 import secrets
 
 from django.conf import settings
@@ -17,8 +19,26 @@ from surveys.models import Customer, Invitation, Language, Question, Response, S
 SLA_COLUMNS = ["created_at", "due_at", "first_contact_at", "resolved_at", "status"]
 
 
+# Standard Webhooks' form of a signing secret: the prefix, then the key in base64.
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+SECRET_BYTES = 32
+
+
 def new_secret() -> str:
-    return secrets.token_hex(32)
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def secret_key(secret: str) -> bytes:
+    """The key of a whsec_ secret; ValueError when it is not one."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError("no whsec_ prefix")
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except binascii.Error as error:
+        raise ValueError(str(error)) from None
+    if len(key) < 24:
+        raise ValueError("shorter than 24 bytes")
+    return key
 
 
 class ScoreRollup(models.Model):
@@ -264,12 +284,13 @@ class FollowUpNote(models.Model):
 
 
 class AlertChannel(models.Model):
-    """Where news of cases goes: email addresses, a Slack incoming webhook or a webhook."""
+    """Where news goes: email addresses or a Slack incoming webhook (of cases), or a
+    webhook, which receives the events it chose (metrics.webhooks)."""
 
     class Kind(models.TextChoices):
         EMAIL = "email", _("Email")
         SLACK = "slack", _("Slack incoming webhook")
-        WEBHOOK = "webhook", _("Webhook (JSON, signed)")
+        WEBHOOK = "webhook", _("Webhook (events, signed)")
 
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
@@ -282,7 +303,16 @@ class AlertChannel(models.Model):
         _("signing secret"),
         max_length=64,
         default=new_secret,
-        help_text=_("Webhooks: the key of the X-Signature HMAC-SHA256 header."),
+        help_text=_(
+            "Webhooks: the secret of the webhook-signature header (Standard Webhooks), "
+            "whsec_ and a key in base64."
+        ),
+    )
+    events = models.JSONField(
+        _("webhook events"),
+        default=list,
+        blank=True,
+        help_text=_("Webhooks: the events sent to it."),
     )
     surveys = models.ManyToManyField(
         Survey,
@@ -291,11 +321,13 @@ class AlertChannel(models.Model):
         verbose_name=_("surveys"),
         help_text=_("Leave empty for every survey."),
     )
-    on_new_case = models.BooleanField(_("new cases"), default=True)
+    on_new_case = models.BooleanField(
+        _("new cases"), default=True, help_text=_("Email and Slack; a webhook chooses events.")
+    )
     on_escalation = models.BooleanField(
         _("escalations"),
         default=True,
-        help_text=_("The survey's escalation contacts: told once when a case is overdue."),
+        help_text=_("Email and Slack: told once when a case is overdue; a webhook chooses events."),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
 
@@ -307,8 +339,11 @@ class AlertChannel(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def covers(self, survey_id: int) -> bool:
-        """Whether the channel is for the survey: for every survey when none is chosen."""
+    def covers(self, survey_id: int | None) -> bool:
+        """Whether the channel is for the survey: for every survey when none is chosen.
+        News of no survey (a customer's unsubscribe) is for every channel."""
+        if survey_id is None:
+            return True
         chosen = {survey.pk for survey in self.surveys.all()}
         return not chosen or survey_id in chosen
 
@@ -332,6 +367,25 @@ class AlertChannel(models.Model):
                     {"target": _("Enter the webhook's full https:// URL.")}
                 ) from None
             self._check_public_target()
+        if self.kind == self.Kind.WEBHOOK:
+            self._check_webhook()
+
+    def _check_webhook(self) -> None:
+        try:
+            secret_key(self.secret)
+        except ValueError:
+            raise ValidationError(
+                {
+                    "secret": _(
+                        "Enter whsec_ followed by a key of at least 24 bytes in base64, "
+                        "or leave the secret this form suggested."
+                    )
+                }
+            ) from None
+        if not isinstance(self.events, list) or not set(self.events) <= set(WEBHOOK_EVENTS):
+            raise ValidationError({"events": _("Choose events from the list.")})
+        if not self.events:
+            raise ValidationError({"events": _("Choose at least one event to send.")})
 
     def _check_public_target(self) -> None:
         try:
@@ -372,6 +426,12 @@ class Notification(models.Model):
         THANK_YOU = "thank_you", _("Thank-you to a promoter")
         SURVEY = "survey", _("Survey invitation")
         SURVEY_REMINDER = "survey_reminder", _("Survey reminder")
+        # A webhook's events (AlertChannel.Event)
+        RESPONSE_CREATED = "response.created", _("Event: response processed")
+        FOLLOWUP_OPENED = "followup.opened", _("Event: case opened")
+        FOLLOWUP_ESCALATED = "followup.escalated", _("Event: case overdue")
+        FOLLOWUP_RESOLVED = "followup.resolved", _("Event: case resolved")
+        CUSTOMER_UNSUBSCRIBED = "customer.unsubscribed", _("Event: customer unsubscribed")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -379,7 +439,7 @@ class Notification(models.Model):
         FAILED = "failed", _("Failed")
         CANCELLED = "cancelled", _("Cancelled")
 
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
     channel = models.ForeignKey(
         AlertChannel,
         on_delete=models.SET_NULL,
@@ -404,6 +464,24 @@ class Notification(models.Model):
         blank=True,
         related_name="notifications",
         verbose_name=_("invitation"),
+    )
+    # What a webhook's event is about, beside a case (followup): its body is built from
+    # them when it is sent (metrics.webhooks).
+    response = models.ForeignKey(
+        Response,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("response"),
+    )
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("customer"),
     )
     # For a message without a channel: the email address it goes to, and for a reply to
     # a customer the address their answer should reach.
@@ -449,6 +527,16 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.channel or self.recipient}"
+
+
+# The events a webhook may choose (AlertChannel.events), each a kind of notification.
+WEBHOOK_EVENTS = [
+    Notification.Kind.RESPONSE_CREATED,
+    Notification.Kind.FOLLOWUP_OPENED,
+    Notification.Kind.FOLLOWUP_ESCALATED,
+    Notification.Kind.FOLLOWUP_RESOLVED,
+    Notification.Kind.CUSTOMER_UNSUBSCRIBED,
+]
 
 
 class Order(models.Model):

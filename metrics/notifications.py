@@ -32,8 +32,11 @@ def case_url(followup: FollowUp) -> str:
 
 
 def notify_channels(followup: FollowUp, kind: str) -> list[Notification]:
-    """A notification per enabled channel that wants `kind` for the case's survey."""
-    wanting = AlertChannel.objects.filter(enabled=True, **{CHANNEL_EVENTS[kind]: True})
+    """A notification per enabled email or Slack channel that wants `kind` for the
+    case's survey; webhooks have events of their own (metrics.webhooks)."""
+    wanting = AlertChannel.objects.filter(enabled=True, **{CHANNEL_EVENTS[kind]: True}).exclude(
+        kind=AlertChannel.Kind.WEBHOOK
+    )
     channels = [
         channel
         for channel in wanting.prefetch_related("surveys")

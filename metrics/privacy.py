@@ -75,7 +75,7 @@ def erase_customer(*, customer: Customer, by: Any = None) -> dict[str, int]:
         .exclude(text="")
         .exclude(kind=FollowUpNote.Kind.ASSIGNED)
         .update(text=""),
-        _table(Notification): _erase_notifications(customer, case_ids),
+        _table(Notification): _erase_notifications(customer, case_ids, response_ids),
     }
     # After the above, which leave it nothing to count twice.
     for table, count in forget_free_text(
@@ -143,13 +143,17 @@ def expire_free_text(*, now: datetime | None = None) -> int:
     return changed
 
 
-def _erase_notifications(customer: Customer, case_ids: list[int]) -> int:
-    """Empty the messages to the customer or about their cases; what was sent when stays
-    in the delivery log, and a message not yet sent never will be."""
+def _erase_notifications(customer: Customer, case_ids: list[int], response_ids: list[int]) -> int:
+    """Empty the messages to the customer or about them, their answers or their cases
+    (webhook events among them); what was sent when stays in the delivery log, and a
+    message not yet sent never will be."""
     to_them = Q(invitation__customer=customer)
     if customer.email:
         to_them |= Q(recipient__iexact=customer.email)
-    theirs = Notification.objects.filter(to_them | Q(followup_id__in=case_ids))
+    about_them = (
+        Q(customer=customer) | Q(followup_id__in=case_ids) | Q(response_id__in=response_ids)
+    )
+    theirs = Notification.objects.filter(to_them | about_them)
     theirs.filter(status=Notification.Status.PENDING).update(
         status=Notification.Status.CANCELLED,
         next_attempt_at=None,

@@ -7,7 +7,8 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from metrics import followups, rollups
+from metrics import followups, rollups, webhooks
+from metrics.models import Notification
 from surveys.models import Response
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ def process_response(*, response_id: int) -> bool:
     if not claimed:
         return False
     (response,) = claimed
+    webhooks.emit(
+        Notification.Kind.RESPONSE_CREATED, survey_id=response.survey_id, response=response
+    )
     if response.excluded_at is not None:
         # Staff took it out of the scores before it was processed: nothing follows it.
         return True

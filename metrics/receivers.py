@@ -10,11 +10,11 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from loyaltysite.broker import publish
-from metrics import followups, queue_counts, rollups, tasks
+from metrics import followups, queue_counts, rollups, tasks, webhooks
 from metrics.aggregates import SqliteMedian
-from metrics.models import FollowUp, JobRun
-from surveys.models import Response, Survey
-from surveys.signals import response_submitted, responses_excluded
+from metrics.models import FollowUp, JobRun, Notification
+from surveys.models import Customer, Response, Survey
+from surveys.signals import customer_opted_out, response_submitted, responses_excluded
 
 
 @receiver(response_submitted)
@@ -22,6 +22,13 @@ def enqueue_processing(sender: type[Response], response: Response, **kwargs: Any
     # The response is committed already; if the broker is down the sweeper finds it
     # later, so the respondent must not see an error for it, nor wait for the broker.
     publish(tasks.process_response, response.pk)
+
+
+@receiver(customer_opted_out)
+def tell_webhooks_of_the_unsubscribe(
+    sender: type[Customer], customer: Customer, **kwargs: Any
+) -> None:
+    webhooks.emit(Notification.Kind.CUSTOMER_UNSUBSCRIBED, survey_id=None, customer=customer)
 
 
 # The scheduler's jobs, whose last run /healthz checks.

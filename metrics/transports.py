@@ -4,8 +4,6 @@ Each raises TransportError, permanent when trying again cannot help (a 3xx or 4x
 other than 408 and 429, an internal address); anything else is worth another try later.
 """
 
-import hashlib
-import hmac
 import http.client
 import json
 import smtplib
@@ -15,8 +13,8 @@ from contextlib import contextmanager
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 
-from metrics import emails, webhook_targets
-from metrics.models import AlertChannel, Notification
+from metrics import emails, webhook_targets, webhooks
+from metrics.models import WEBHOOK_EVENTS, AlertChannel, Notification
 
 TIMEOUT = 10  # seconds for one HTTP request
 RETRYABLE_STATUSES = {408, 429}
@@ -41,8 +39,16 @@ def deliver(notification: Notification) -> None:
     elif channel.kind == AlertChannel.Kind.SLACK:
         text = f"*{_slack_escape(notification.subject)}*\n{_slack_escape(notification.body)}"
         _post(channel.target, json.dumps({"text": text}).encode(), {})
+    elif notification.kind in WEBHOOK_EVENTS:
+        try:
+            body, headers = webhooks.signed(notification)
+        except webhooks.Gone as gone:
+            raise TransportError(
+                f"Nothing to send: the {gone} was deleted", permanent=True
+            ) from None
+        _post(channel.target, body, headers)
     else:
-        _post(channel.target, *_signed(channel, notification))
+        raise TransportError(f"A webhook takes events, not {notification.kind}", permanent=True)
 
 
 def _slack_escape(text: str) -> str:
@@ -85,32 +91,6 @@ def mail_errors() -> Iterator[None]:
         raise TransportError(f"Bad header: {error}", permanent=True) from None
     except (smtplib.SMTPException, OSError) as error:
         raise TransportError(f"Mail server: {error}") from None
-
-
-def _signed(channel: AlertChannel, notification: Notification) -> tuple[bytes, dict[str, str]]:
-    """The webhook's JSON and headers: an HMAC-SHA256 signature and an idempotency key."""
-    followup = notification.followup
-    key = f"followup-{followup.pk}-{notification.kind}" if followup else f"n-{notification.pk}"
-    payload = {
-        "event": notification.kind,
-        "idempotency_key": key,
-        "subject": notification.subject,
-        "text": notification.body,
-        "followup": None
-        if followup is None
-        else {
-            "id": followup.pk,
-            "survey": followup.survey_id,
-            "reason": followup.reason,
-            "score": followup.score,
-            "comment": followup.comment,
-            "status": followup.status,
-            "due_at": followup.due_at.isoformat(),
-        },
-    }
-    body = json.dumps(payload, sort_keys=True).encode()
-    signature = hmac.new(channel.secret.encode(), body, hashlib.sha256).hexdigest()
-    return body, {"X-Signature": f"sha256={signature}", "Idempotency-Key": key}
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> None:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from psycopg.types.json import Jsonb
 
 from surveys.models import Answer, Customer, Invitation, Mailing, Question, Response, Survey
-from surveys.signals import response_submitted, responses_excluded
+from surveys.signals import customer_opted_out, response_submitted, responses_excluded
 from surveys.survey_templates import TEMPLATES
 
 
@@ -230,11 +230,13 @@ def invite_many(
 
 
 @transaction.atomic
+@transaction.atomic
 def opt_out(*, customer: Customer) -> None:
     """The customer's unsubscribe: no survey email ever again, from any survey."""
-    Customer.objects.filter(pk=customer.pk, opted_out_at__isnull=True).update(
+    if Customer.objects.filter(pk=customer.pk, opted_out_at__isnull=True).update(
         opted_out_at=timezone.now()
-    )
+    ):
+        customer_opted_out.send(sender=Customer, customer=customer)
 
 
 def check_deliverable(*, invitation: Invitation, reminder: bool) -> None:

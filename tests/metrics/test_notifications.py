@@ -1,7 +1,5 @@
 """Delivery: a row before a message, retries for temporary failures, none for permanent."""
 
-import hashlib
-import hmac
 import json
 import socket
 import threading
@@ -9,6 +7,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import standardwebhooks
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -86,7 +85,9 @@ def _case(channel):
 
 def test_webhook_failing_three_times_then_delivered_with_one_key(receiver_factory):
     receiver = receiver_factory([500, 503, 429])
-    channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=receiver.url)
+    channel = AlertChannel.objects.create(
+        name="Hook", kind="webhook", events=["followup.opened"], target=receiver.url
+    )
     case, notification = _case(channel)
 
     pauses = []
@@ -102,18 +103,19 @@ def test_webhook_failing_three_times_then_delivered_with_one_key(receiver_factor
     assert (notification.status, notification.attempts) == ("sent", 4)
     assert notification.sent_at is not None
     assert "HTTP 429" in notification.last_error
-    keys = {headers["Idempotency-Key"] for headers, _ in receiver.requests}
-    assert keys == {f"followup-{case.pk}-new_case"}
+    # One event, four tries: the same id each time, each signed afresh.
+    assert {headers["webhook-id"] for headers, _ in receiver.requests} == {f"msg_{notification.pk}"}
     headers, body = receiver.requests[-1]
-    expected = hmac.new(channel.secret.encode(), body, hashlib.sha256).hexdigest()
-    assert headers["X-Signature"] == f"sha256={expected}"
-    payload = json.loads(body)
-    assert payload["followup"]["id"] == case.pk and payload["followup"]["score"] == 2
+    payload = standardwebhooks.Webhook(channel.secret).verify(body, headers)
+    assert payload["type"] == "followup.opened"
+    assert payload["data"]["id"] == case.pk and payload["data"]["score"] == 2
 
 
 def test_webhook_answering_400_fails_at_once_and_says_why(receiver_factory):
     receiver = receiver_factory([400])
-    channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=receiver.url)
+    channel = AlertChannel.objects.create(
+        name="Hook", kind="webhook", events=["followup.opened"], target=receiver.url
+    )
     _, notification = _case(channel)
 
     assert notifications.attempt(notification.pk) is None
@@ -127,7 +129,9 @@ def test_webhook_answering_400_fails_at_once_and_says_why(receiver_factory):
 
 def test_an_unreachable_webhook_is_retried_until_a_day_has_passed():
     # The second pause (at least 30 s) would end more than a day after the first try.
-    channel = AlertChannel.objects.create(name="Gone", kind="webhook", target="http://127.0.0.1:9/")
+    channel = AlertChannel.objects.create(
+        name="Gone", kind="webhook", events=["followup.opened"], target="http://127.0.0.1:9/"
+    )
     _, notification = _case(channel)
 
     assert notifications.attempt(notification.pk) is not None
@@ -184,7 +188,9 @@ def test_notifications_never_tried_are_enqueued_again(
     eager_celery, receiver_factory, django_capture_on_commit_callbacks
 ):
     receiver = receiver_factory([200])
-    channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=receiver.url)
+    channel = AlertChannel.objects.create(
+        name="Hook", kind="webhook", events=["followup.opened"], target=receiver.url
+    )
     _, notification = _case(channel)
     assert notifications.resend_stuck() == 0  # too recent: its own task may still come
     Notification.objects.filter(pk=notification.pk).update(
@@ -201,7 +207,9 @@ def test_notifications_never_tried_are_enqueued_again(
 
 @pytest.mark.parametrize("target", ["http://x:abc/", "http://[::1/"])
 def test_an_unusable_address_fails_at_once_and_says_why(target):
-    channel = AlertChannel.objects.create(name="Broken", kind="webhook", target=target)
+    channel = AlertChannel.objects.create(
+        name="Broken", kind="webhook", events=["followup.opened"], target=target
+    )
     _, notification = _case(channel)
 
     assert notifications.attempt(notification.pk) is None
@@ -213,7 +221,9 @@ def test_an_unusable_address_fails_at_once_and_says_why(target):
 
 def test_a_second_copy_of_the_task_does_not_deliver_again(receiver_factory, monkeypatch):
     receiver = receiver_factory([200, 200, 200])
-    channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=receiver.url)
+    channel = AlertChannel.objects.create(
+        name="Hook", kind="webhook", events=["followup.opened"], target=receiver.url
+    )
     _, notification = _case(channel)
     real_deliver = notifications.deliver
     during: list[float | None] = []
@@ -264,7 +274,8 @@ def test_slack_mentions_and_links_in_a_comment_stay_text(receiver_factory):
 def test_channel_addresses_are_checked(kind, target, valid, monkeypatch):
     public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 443))]
     monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: public)
-    channel = AlertChannel(name="x", kind=kind, target=target)
+    events = ["followup.opened"] if kind == "webhook" else []
+    channel = AlertChannel(name="x", kind=kind, target=target, events=events)
     if valid:
         channel.full_clean()
     else:
@@ -276,7 +287,9 @@ def test_a_retry_long_overdue_is_sent_again(
     eager_celery, receiver_factory, django_capture_on_commit_callbacks
 ):
     receiver = receiver_factory([503, 200])
-    channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=receiver.url)
+    channel = AlertChannel.objects.create(
+        name="Hook", kind="webhook", events=["followup.opened"], target=receiver.url
+    )
     _, notification = _case(channel)
     pause = notifications.attempt(notification.pk)
     notification.refresh_from_db()

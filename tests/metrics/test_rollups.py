@@ -60,22 +60,23 @@ def test_processing_counts_each_answer_once_per_dimension():
 
 @pytest.mark.parametrize(
     ("template", "score", "case_queries"),
-    [("nps", 8, 0), ("loyalty", 9, 0), ("nps", 3, 4)],
+    [("nps", 8, 0), ("loyalty", 9, 0), ("nps", 3, 5)],
 )
 def test_processing_takes_the_same_few_queries_whatever_the_survey(
     template, score, case_queries, django_assert_num_queries
 ):
-    """The worker's hot path: the claim, the survey with its rule, the answers, one
-    upsert for every count (and on PostgreSQL the commit setting), in one savepoint; an
-    unhappy answer adds its case, its count in the queue (one upsert), the case's first
-    note and the look for alert channels."""
+    """The worker's hot path: the claim, the look for webhooks that want the response,
+    the survey with its rule, the answers, one upsert for every count (and on PostgreSQL
+    the commit setting), in one savepoint; an unhappy answer adds its case, its count in
+    the queue (one upsert), the case's first note, the look for alert channels and the
+    one for webhooks."""
     survey = SurveyFactory(template=template)
     questions = survey.questions.exclude(scale_min=None)
     response = submit_response(
         survey=survey, answers={q: score for q in questions}, metadata={}, language="en"
     )
 
-    statements = 6 + (connection.vendor == "postgresql") + case_queries
+    statements = 7 + (connection.vendor == "postgresql") + case_queries
     with django_assert_num_queries(statements):
         assert processing.process_response(response_id=response.pk) is True
 

@@ -112,7 +112,9 @@ def test_internal_addresses_are_refused_when_saved(monkeypatch, kind, url):
 
 def test_a_name_with_any_internal_address_is_refused(monkeypatch):
     _resolving(monkeypatch, {"hooks.example.com": [["93.184.215.14", "10.0.0.5"]]})
-    channel = AlertChannel(name="x", kind="webhook", target="https://hooks.example.com/x")
+    channel = AlertChannel(
+        name="x", kind="webhook", events=["followup.opened"], target="https://hooks.example.com/x"
+    )
 
     with pytest.raises(ValidationError) as refused:
         channel.full_clean()
@@ -135,7 +137,9 @@ def test_a_name_that_does_not_resolve_is_refused(monkeypatch):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", not_found)
-    channel = AlertChannel(name="x", kind="webhook", target="https://hooks.exmaple.com/x")
+    channel = AlertChannel(
+        name="x", kind="webhook", events=["followup.opened"], target="https://hooks.exmaple.com/x"
+    )
 
     with pytest.raises(ValidationError) as refused:
         channel.full_clean()
@@ -147,7 +151,9 @@ def test_the_setting_allows_internal_addresses(monkeypatch, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     _resolving(monkeypatch, {"localhost": [["127.0.0.1"]]})
 
-    AlertChannel(name="x", kind="webhook", target="http://localhost:6379/").full_clean()
+    AlertChannel(
+        name="x", kind="webhook", events=["followup.opened"], target="http://localhost:6379/"
+    ).full_clean()
 
 
 @pytest.mark.parametrize(
@@ -192,7 +198,8 @@ def test_a_name_resolving_inside_when_sent_fails_at_once(monkeypatch, receiver, 
     # this machine, where a receiver listens that must not be reached.
     _resolving(monkeypatch, {"hooks.example.com": [["93.184.215.14"], ["127.0.0.1"]]})
     target = f"http://hooks.example.com:{receiver.port}/hook"
-    channel = AlertChannel(name="Hook", kind=kind, target=target)
+    events = ["followup.opened"] if kind == "webhook" else []
+    channel = AlertChannel(name="Hook", kind=kind, target=target, events=events)
     channel.full_clean()
     channel.save()
     notification = _alert(channel)
@@ -211,7 +218,10 @@ def test_the_request_goes_to_the_address_that_was_checked(monkeypatch, receiver,
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     lookups = _resolving(monkeypatch, {"hooks.example.com": [["127.0.0.1"], ["127.0.0.2"]]})
     channel = AlertChannel.objects.create(
-        name="Hook", kind="webhook", target=f"http://hooks.example.com:{receiver.port}/hook?a=1"
+        name="Hook",
+        kind="webhook",
+        events=["followup.opened"],
+        target=f"http://hooks.example.com:{receiver.port}/hook?a=1",
     )
     notification = _alert(channel)
 
@@ -239,7 +249,9 @@ def test_a_redirect_is_not_followed(monkeypatch, settings):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        channel = AlertChannel.objects.create(name="Hook", kind="webhook", target=url)
+        channel = AlertChannel.objects.create(
+            name="Hook", kind="webhook", events=["followup.opened"], target=url
+        )
         notification = _alert(channel)
         assert notifications.attempt(notification.pk) is None
     finally:
