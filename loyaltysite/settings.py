@@ -111,7 +111,18 @@ if DATABASE_URL:
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
-        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(VAR_DIR / "db.sqlite3"),
+            "OPTIONS": {
+                # Web, worker and scheduler write to this one file. A transaction takes
+                # the write lock when it begins, waiting up to `timeout` seconds for
+                # another's to end; SQLite's default takes it at the first write and
+                # fails at once ("database is locked") when another wrote meanwhile.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
     }
     # The SLA report's covering indexes (metrics.FollowUp) serve PostgreSQL; SQLite builds
     # them without their included columns, which is all it needs, and would say so on

@@ -126,3 +126,31 @@ def test_an_sqlite_without_returning_is_refused_at_start_up(monkeypatch):
 
     monkeypatch.setattr(apps.sqlite3, "sqlite_version_info", (3, 40, 1))
     assert apps.sqlite_has_returning() == []
+
+
+def test_the_embedded_database_lets_a_writer_wait_its_turn(tmp_path):
+    """`make run`'s web, worker and scheduler write to one SQLite file. A transaction
+    that read before another process's write committed still writes after it (the
+    scheduler sending a survey request every minute failed with "database is locked")."""
+    script = """
+import sqlite3, threading
+from django.db import connection, transaction
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE t (n integer)")
+other = sqlite3.connect(
+    connection.settings_dict["NAME"], timeout=30, check_same_thread=False, isolation_level=None
+)
+other.execute("BEGIN IMMEDIATE")
+other.execute("INSERT INTO t VALUES (1)")
+threading.Timer(0.5, lambda: other.execute("COMMIT")).start()
+with transaction.atomic(), connection.cursor() as cursor:
+    cursor.execute("SELECT count(*) FROM t")
+    cursor.execute("INSERT INTO t VALUES (2)")
+with connection.cursor() as cursor:
+    cursor.execute("SELECT count(*) FROM t")
+    print(cursor.fetchone()[0])
+"""
+    result = _manage("shell", "--no-imports", "-c", script, REDIS_URL="", VAR_DIR=str(tmp_path))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "2"
