@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.validators import RegexValidator
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -76,6 +76,61 @@ class ResponseSerializer(serializers.Serializer):
         return None if case is None else dict(FollowUpSummary(case).data)
 
 
+# The steps that can change a case's status as FollowUpSummary shows it, and leave no
+# column of the case saying when: starting it, a contact (first_contact_at keeps only
+# the first), reopening it (resolved_at is emptied), also as its answer counts again.
+UNRECORDED_CASE_STEPS = [
+    FollowUpNote.Kind.STARTED,
+    FollowUpNote.Kind.PHONE,
+    FollowUpNote.Kind.EMAIL,
+    FollowUpNote.Kind.REPLY,
+    FollowUpNote.Kind.REOPENED,
+    FollowUpNote.Kind.INCLUDED,
+]
+
+
+def _updated_since(moment: datetime) -> Q:
+    """Responses submitted at or after `moment`, or of which something ResponseSerializer
+    shows changed then or later, as far as a timestamp tells: see UPDATED_SINCE. Each
+    response matches once (subqueries, not joins that repeat it)."""
+    case = FollowUp.objects.filter(response=OuterRef("pk"))
+    return (
+        Q(submitted_at__gte=moment)
+        | Q(processed_at__gte=moment)
+        | Q(excluded_at__gte=moment)
+        | Q(customer__erased_at__gte=moment)
+        | Exists(
+            case.filter(
+                Q(created_at__gte=moment)
+                | Q(first_contact_at__gte=moment)
+                | Q(resolved_at__gte=moment)
+            )
+        )
+        | Exists(
+            FollowUpNote.objects.filter(
+                followup__response=OuterRef("pk"),
+                kind__in=UNRECORDED_CASE_STEPS,
+                created_at__gte=moment,
+            )
+        )
+    )
+
+
+UPDATED_SINCE = (
+    "Submitted, or updated, at or after this time. An update is: being processed (counted "
+    "in the scores, announced by the response.created webhook, a case opened if it needs "
+    "one); being excluded from the scores; its customer's erasure; and each step that can "
+    "change its case's status: started, contact logged, resolved (also by an exclusion), "
+    "reopened (also by the answer counting again). Not an update, as nothing records when "
+    "it happened: an exclusion lifted where no case reopens, comments and link details "
+    "removed as they expire, erasure of a public-link answer by the reference it carried, "
+    "a change to its customer's ref or the customer's deletion. Nor is what the list does "
+    "not show: a case's assignee, notes, escalation and reminders. A response updated "
+    "behind your cursor while you page is not listed again: start your next poll from "
+    "the time this one started."
+)
+
+
 def _moment(request: Request, name: str) -> datetime | None:
     raw = query_text(request, name)
     if raw is None:
@@ -100,6 +155,7 @@ class Responses(APIView):
             OpenApiParameter("since", datetime, description="Submitted at or after."),
             OpenApiParameter("until", datetime, description="Submitted before."),
             OpenApiParameter("customer", str, description="A customer's ref."),
+            OpenApiParameter("updated_since", datetime, description=UPDATED_SINCE),
         ],
         responses=ResponseSerializer(many=True),
     )
@@ -113,6 +169,8 @@ class Responses(APIView):
             found = found.filter(submitted_at__lt=until)
         if (ref := query_text(request, "customer")) is not None:
             found = found.filter(customer__ref=ref)
+        if (moment := _moment(request, "updated_since")) is not None:
+            found = found.filter(_updated_since(moment))
         found = found.select_related("survey", "customer", "followup").prefetch_related(
             Prefetch("answers", Answer.objects.select_related("question").order_by("question"))
         )

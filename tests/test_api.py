@@ -3,19 +3,25 @@ scores and the OpenAPI document."""
 
 import json
 import re
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
+from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 
-from metrics.models import Order
+from metrics import followups
+from metrics.models import FollowUp, FollowUpNote, Order
+from metrics.privacy import erase_customer
 from surveys.api_keys import create_api_key, revoke
-from surveys.models import ApiKey, Customer
+from surveys.models import ApiKey, Customer, Response
+from surveys.services import exclude_burst, include_burst
 from tests.factories import CustomerFactory, SurveyFactory, answer
 
 pytestmark = pytest.mark.django_db
@@ -291,7 +297,14 @@ def test_responses_since_and_until(reader):
 
 
 @pytest.mark.parametrize(
-    "query", ["since=yesterday", "until=2026-05-01", "since=2026-13-01T00:00Z"]
+    "query",
+    [
+        "since=yesterday",
+        "until=2026-05-01",
+        "since=2026-13-01T00:00Z",
+        "updated_since=2026-05-01T00:00:00",
+        "updated_since=2026-02-30T00:00Z",
+    ],
 )
 def test_a_bad_time_is_a_400_naming_it(reader, query):
     page = reader.get(f"/api/v1/responses/?{query}")
@@ -319,6 +332,173 @@ def test_an_unknown_survey_is_a_404(reader):
 
     assert page.status_code == 404
     assert page.json() == {"message": "There is no survey nope.", "field": None}
+
+
+def _untouched_since(response: Response, days: int = 30) -> None:
+    """All that happened to the response and its case so far, as if `days` ago."""
+    then = timezone.now() - timedelta(days=days)
+    Response.objects.filter(pk=response.pk).update(submitted_at=then, processed_at=then)
+    Response.objects.filter(pk=response.pk).exclude(excluded_at=None).update(excluded_at=then)
+    cases = FollowUp.objects.filter(response=response)
+    cases.update(created_at=then)
+    cases.exclude(first_contact_at=None).update(first_contact_at=then)
+    cases.exclude(resolved_at=None).update(resolved_at=then)
+    FollowUpNote.objects.filter(followup__response=response).update(created_at=then)
+
+
+def _updated_since(client: Client, days: int = 1, **query: object) -> list[int]:
+    """The ids the responses list gives, every page of it, updated since `days` ago."""
+    moment = timezone.now() - timedelta(days=days)
+    page = client.get("/api/v1/responses/", {"updated_since": moment.isoformat(), **query})
+    assert page.status_code == 200, page.json()
+    ids = [r["id"] for r in page.json()["results"]]
+    while page.json()["next"]:
+        page = client.get(page.json()["next"])
+        ids += [r["id"] for r in page.json()["results"]]
+    return ids
+
+
+def test_updated_since_lists_an_old_answer_whose_case_was_resolved_since(reader):
+    survey = SurveyFactory(template="nps")
+    old = answer(survey, 2, days_ago=30)
+    _untouched_since(old)
+    assert _updated_since(reader) == []
+
+    followups.resolve(followup=old.followup, by=None, resolution="Called back")
+
+    assert _updated_since(reader) == [old.pk]
+    listed = reader.get("/api/v1/responses/", {"survey": survey.slug}).json()["results"]
+    assert listed[0]["followup"]["status"] == "resolved"
+
+
+def test_updated_since_leaves_out_an_answer_untouched_since(reader):
+    survey = SurveyFactory(template="nps")
+    untouched = answer(survey, 2, "Too slow", days_ago=30)
+    followups.log_contact(followup=untouched.followup, by=None, kind="phone", text="Called")
+    followups.resolve(followup=untouched.followup, by=None, resolution="Refunded")
+    _untouched_since(untouched)
+    new = answer(survey, 9)
+
+    assert _updated_since(reader) == [new.pk]
+
+
+def test_updated_since_lists_an_old_answer_processed_since(reader):
+    survey = SurveyFactory(template="nps")
+    # Submitted a month ago, processed only now (as the sweeper does after an outage);
+    # a promoter's answer, so no case opens.
+    late = answer(survey, 9, days_ago=30)
+    early = answer(survey, 9, days_ago=30)
+    _untouched_since(early)
+
+    assert not FollowUp.objects.exists()
+    assert _updated_since(reader) == [late.pk]
+
+
+def test_updated_since_with_a_survey_lists_that_surveys_answers_only(reader):
+    mine, other = SurveyFactory(template="nps"), SurveyFactory(template="nps")
+    old = {survey: answer(survey, 2, days_ago=30) for survey in (mine, other)}
+    for response in old.values():
+        _untouched_since(response)
+        followups.resolve(followup=response.followup, by=None, resolution="Called back")
+    new_elsewhere = answer(other, 9)
+
+    assert _updated_since(reader, survey=mine.slug) == [old[mine].pk]
+    assert _updated_since(reader) == [old[mine].pk, old[other].pk, new_elsewhere.pk]
+
+
+def _started(response: Response) -> None:
+    followups.start(followup=response.followup, by=None)
+
+
+def _contacted_again(response: Response) -> None:
+    followups.log_contact(followup=response.followup, by=None, kind="phone", text="Called")
+    followups.resolve(followup=response.followup, by=None, resolution="")
+    followups.reopen(followup=response.followup, by=None, note="Not solved after all")
+    _untouched_since(response)
+    followups.log_contact(followup=response.followup, by=None, kind="email", text="Mailed")
+
+
+def _reopened(response: Response) -> None:
+    followups.resolve(followup=response.followup, by=None, resolution="")
+    _untouched_since(response)
+    followups.reopen(followup=response.followup, by=None, note="Not solved after all")
+
+
+def _exclude(response: Response) -> None:
+    Response.objects.filter(pk=response.pk).update(fingerprint="f" * 64)
+    exclude_burst(survey=response.survey, fingerprint="f" * 64)
+
+
+def _excluded(response: Response) -> None:
+    # Its case resolved already: the exclusion leaves it as it is.
+    followups.resolve(followup=response.followup, by=None, resolution="")
+    _untouched_since(response)
+    _exclude(response)
+
+
+def _counted_again(response: Response) -> None:
+    _exclude(response)
+    _untouched_since(response)
+    include_burst(survey=response.survey, fingerprint="f" * 64)
+
+
+def _erased(response: Response) -> None:
+    assert response.customer is not None
+    erase_customer(customer=response.customer)
+
+
+def _assigned(response: Response) -> None:
+    agent = User.objects.create_user("agent")
+    followups.assign(followup=response.followup, to=agent, by=None)
+
+
+def _noted(response: Response) -> None:
+    followups.log_contact(followup=response.followup, by=None, kind="note", text="Ask Bob")
+
+
+@pytest.mark.parametrize(
+    "step, listed",
+    [
+        (_started, True),
+        (_contacted_again, True),
+        (_reopened, True),
+        (_excluded, True),
+        (_counted_again, True),
+        (_erased, True),
+        # Neither shows in the list.
+        (_assigned, False),
+        (_noted, False),
+    ],
+)
+def test_updated_since_lists_the_steps_that_change_what_the_list_shows(
+    reader, step: Callable[[Response], None], listed: bool
+):
+    survey = SurveyFactory(template="nps")
+    response = answer(survey, 2, customer=CustomerFactory(), days_ago=30)
+    _untouched_since(response)
+    before = reader.get("/api/v1/responses/").json()["results"]
+
+    step(response)
+
+    assert _updated_since(reader) == ([response.pk] if listed else [])
+    after = reader.get("/api/v1/responses/").json()["results"]
+    assert (after != before) == listed
+
+
+def test_updated_since_pages_by_cursor_each_answer_once(reader):
+    survey = SurveyFactory(template="nps")
+    responses = [answer(survey, 2, days_ago=30) for _ in range(5)]
+    for response in responses:
+        _untouched_since(response)
+    # Several steps on one case: one row still.
+    for response in responses[::2]:
+        _started(response)
+        followups.log_contact(followup=response.followup, by=None, kind="phone", text="")
+        followups.resolve(followup=response.followup, by=None, resolution="")
+
+    ids = _updated_since(reader, page_size=1)
+
+    assert ids == [r.pk for r in responses[::2]]
 
 
 # Scores
