@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -238,7 +239,7 @@ class CustomerWithErasureAdmin(CustomerAdmin):
 
 class AlertChannelForm(forms.ModelForm):
     events = forms.MultipleChoiceField(
-        label=_("webhook events"),
+        label=capfirst(_("webhook events")),
         choices=[(event.value, event.label) for event in WEBHOOK_EVENTS],
         widget=forms.CheckboxSelectMultiple,
         required=False,
