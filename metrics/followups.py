@@ -127,7 +127,7 @@ def after_answer(
     )
     FollowUpNote.objects.create(followup=followup, kind=Kind.OPENED)
     notify_channels(followup, Notification.Kind.NEW_CASE)
-    webhooks.emit(Notification.Kind.FOLLOWUP_OPENED, survey_id=survey.pk, followup=followup)
+    webhooks.emit(Notification.Kind.FOLLOWUP_OPENED, surveys=[survey.pk], followup=followup)
     return followup
 
 
@@ -297,7 +297,7 @@ def set_aside(*, response_ids: Sequence[int], excluded: bool) -> int:
 
 def _resolved(followup: FollowUp) -> None:
     webhooks.emit(
-        Notification.Kind.FOLLOWUP_RESOLVED, survey_id=followup.survey_id, followup=followup
+        Notification.Kind.FOLLOWUP_RESOLVED, surveys=[followup.survey_id], followup=followup
     )
 
 
@@ -335,7 +335,7 @@ def escalate_overdue(now: datetime | None = None) -> int:
             notify_channels(followup, Notification.Kind.ESCALATION)
             webhooks.emit(
                 Notification.Kind.FOLLOWUP_ESCALATED,
-                survey_id=followup.survey_id,
+                surveys=[followup.survey_id],
                 followup=followup,
             )
             count += 1

@@ -301,7 +301,8 @@ class AlertChannel(models.Model):
     )
     secret = models.CharField(
         _("signing secret"),
-        max_length=64,
+        # whsec_ and up to 64 bytes in base64, the longest key Standard Webhooks allows.
+        max_length=100,
         default=new_secret,
         help_text=_(
             "Webhooks: the secret of the webhook-signature header (Standard Webhooks), "
@@ -339,11 +340,8 @@ class AlertChannel(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def covers(self, survey_id: int | None) -> bool:
-        """Whether the channel is for the survey: for every survey when none is chosen.
-        News of no survey (a customer's unsubscribe) is for every channel."""
-        if survey_id is None:
-            return True
+    def covers(self, survey_id: int) -> bool:
+        """Whether the channel is for the survey: for every survey when none is chosen."""
         chosen = {survey.pk for survey in self.surveys.all()}
         return not chosen or survey_id in chosen
 
@@ -466,10 +464,10 @@ class Notification(models.Model):
         verbose_name=_("invitation"),
     )
     # What a webhook's event is about, beside a case (followup): its body is built from
-    # them when it is sent (metrics.webhooks).
+    # them when it is sent (metrics.webhooks). Kept in the log when they are deleted.
     response = models.ForeignKey(
         Response,
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="notifications",
@@ -477,7 +475,7 @@ class Notification(models.Model):
     )
     customer = models.ForeignKey(
         Customer,
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="notifications",

@@ -46,12 +46,12 @@ def process_response(*, response_id: int) -> bool:
     if not claimed:
         return False
     (response,) = claimed
-    webhooks.emit(
-        Notification.Kind.RESPONSE_CREATED, survey_id=response.survey_id, response=response
-    )
     if response.excluded_at is not None:
         # Staff took it out of the scores before it was processed: nothing follows it.
         return True
+    webhooks.emit(
+        Notification.Kind.RESPONSE_CREATED, surveys=[response.survey_id], response=response
+    )
     response.survey = followups.survey_with_rule(response.survey_id)
     answers = followups.answers_of(response_id)
     day = timezone.localdate(response.submitted_at)

@@ -28,7 +28,11 @@ def enqueue_processing(sender: type[Response], response: Response, **kwargs: Any
 def tell_webhooks_of_the_unsubscribe(
     sender: type[Customer], customer: Customer, **kwargs: Any
 ) -> None:
-    webhooks.emit(Notification.Kind.CUSTOMER_UNSUBSCRIBED, survey_id=None, customer=customer)
+    webhooks.emit(
+        Notification.Kind.CUSTOMER_UNSUBSCRIBED,
+        surveys=webhooks.surveys_of(customer),
+        customer=customer,
+    )
 
 
 # The scheduler's jobs, whose last run /healthz checks.

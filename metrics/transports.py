@@ -31,6 +31,14 @@ class RecipientRefused(TransportError):
 
 
 def deliver(notification: Notification) -> None:
+    if notification.kind in WEBHOOK_EVENTS:
+        webhook = webhooks.check_wanted(notification)
+        try:
+            body, headers = webhooks.signed(notification)
+        except webhooks.Gone as gone:
+            raise TransportError(f"Not sent: its {gone} was deleted", permanent=True) from None
+        _post(webhook.target, body, headers)
+        return
     channel = notification.channel
     if channel is None:
         _email([notification.recipient], notification)
@@ -39,14 +47,6 @@ def deliver(notification: Notification) -> None:
     elif channel.kind == AlertChannel.Kind.SLACK:
         text = f"*{_slack_escape(notification.subject)}*\n{_slack_escape(notification.body)}"
         _post(channel.target, json.dumps({"text": text}).encode(), {})
-    elif notification.kind in WEBHOOK_EVENTS:
-        try:
-            body, headers = webhooks.signed(notification)
-        except webhooks.Gone as gone:
-            raise TransportError(
-                f"Nothing to send: the {gone} was deleted", permanent=True
-            ) from None
-        _post(channel.target, body, headers)
     else:
         raise TransportError(f"A webhook takes events, not {notification.kind}", permanent=True)
 

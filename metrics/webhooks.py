@@ -14,12 +14,23 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Collection
 from typing import Any
 
 from django.db.models import Prefetch
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
 
 from metrics.models import WEBHOOK_EVENTS, AlertChannel, FollowUp, Notification, secret_key
-from surveys.models import Answer, Customer, Response
+from surveys.models import Answer, Customer, Invitation, Response
+
+# Each web and worker process keeps the enabled webhooks this long, so that the worker's
+# path of every answer asks for them once in a while, not twice an answer. A change
+# saved in this process shows at once; one saved in another within KEPT_SECONDS, and an
+# event meanwhile to a webhook disabled or changed there is stopped before it is sent.
+KEPT_SECONDS = 5.0
+_kept: dict[str, tuple[float, list[AlertChannel]]] = {}
 
 
 class Gone(Exception):
@@ -29,28 +40,76 @@ class Gone(Exception):
 def emit(
     event: str,
     *,
-    survey_id: int | None,
+    surveys: Collection[int],
     response: Response | None = None,
     followup: FollowUp | None = None,
     customer: Customer | None = None,
 ) -> list[Notification]:
-    """`event` for every enabled webhook that chose it and covers the survey (every
-    webhook when there is none); sent after the current transaction commits."""
+    """`event` for every enabled webhook that chose it and is for one of `surveys` (or
+    for every survey); sent after the current transaction commits."""
     from metrics.notifications import enqueue
 
     if event not in WEBHOOK_EVENTS:
         raise ValueError(f"{event} is not an event")
-    webhooks = AlertChannel.objects.filter(enabled=True, kind=AlertChannel.Kind.WEBHOOK)
     created = [
         Notification.objects.create(
             kind=event, channel=channel, response=response, followup=followup, customer=customer
         )
-        for channel in webhooks.prefetch_related("surveys")
-        if event in channel.events and channel.covers(survey_id)
+        for channel in _webhooks()
+        if event in channel.events and _for_any(channel, surveys)
     ]
     for notification in created:
         enqueue(notification)
     return created
+
+
+def _for_any(channel: AlertChannel, surveys: Collection[int]) -> bool:
+    # A webhook for every survey takes news of no survey too (a customer never invited).
+    return not channel.surveys.all() or any(channel.covers(survey) for survey in surveys)
+
+
+def surveys_of(customer: Customer) -> set[int]:
+    """The surveys a customer was invited to or answered: those of their unsubscribe."""
+    invited = Invitation.objects.filter(customer=customer).values_list("survey_id", flat=True)
+    answered = Response.objects.filter(customer=customer).values_list("survey_id", flat=True)
+    return set(invited) | set(answered)
+
+
+def _webhooks() -> list[AlertChannel]:
+    kept = _kept.get("webhooks")
+    if kept is None or time.monotonic() - kept[0] >= KEPT_SECONDS:
+        enabled = AlertChannel.objects.filter(enabled=True, kind=AlertChannel.Kind.WEBHOOK)
+        kept = _kept["webhooks"] = (time.monotonic(), list(enabled.prefetch_related("surveys")))
+    return kept[1]
+
+
+def forget() -> None:
+    """Read the webhooks afresh from now on (in this process)."""
+    _kept.clear()
+
+
+@receiver(post_save, sender=AlertChannel)
+@receiver(post_delete, sender=AlertChannel)
+@receiver(m2m_changed, sender=AlertChannel.surveys.through)
+def forget_changed(**kwargs: Any) -> None:
+    forget()
+
+
+def check_wanted(notification: Notification) -> AlertChannel:
+    """The event's webhook as it is now; TransportError (permanent) when it was deleted,
+    disabled or no longer takes the event, which is then not sent."""
+    from metrics.transports import TransportError
+
+    channel = notification.channel
+    if channel is None:
+        raise TransportError("Not sent: its webhook was deleted", permanent=True)
+    if not channel.enabled or channel.kind != AlertChannel.Kind.WEBHOOK:
+        raise TransportError(f"Not sent: {channel} is no longer an enabled webhook", permanent=True)
+    if notification.kind not in channel.events:
+        raise TransportError(
+            f"Not sent: {channel} no longer takes {notification.kind}", permanent=True
+        )
+    return channel
 
 
 def signed(notification: Notification) -> tuple[bytes, dict[str, str]]:
@@ -59,15 +118,16 @@ def signed(notification: Notification) -> tuple[bytes, dict[str, str]]:
     channel = notification.channel
     if channel is None:
         raise ValueError("An event goes to a webhook channel.")
+    message_id = f"msg_{notification.pk}"
     body = json.dumps(
         {
+            "id": message_id,
             "type": notification.kind,
-            "timestamp": notification.created_at.isoformat(),
+            "timestamp": timezone.localtime(notification.created_at).isoformat(),
             "data": _data(notification),
         },
         sort_keys=True,
     ).encode()
-    message_id = f"msg_{notification.pk}"
     timestamp = str(int(time.time()))
     return body, {
         "webhook-id": message_id,

@@ -112,14 +112,15 @@ class ResponseForm(forms.Form):
         # Built once per version and shared, not built or copied for each answer (that
         # was most of the cost of checking one): neither this form nor its template
         # changes a field. Django copies the fields only for forms that do.
-        if self.version not in _fields:
+        shared = _fields.get(self.version)
+        if shared is None:
             if len(_fields) >= UNANSWERED_KEPT:
                 _fields.clear()
-            _fields[self.version] = {
+            shared = _fields[self.version] = {
                 **{name: _field_for(q, language) for name, q in self.questions.items()},
                 HONEYPOT: forms.CharField(label=_("Leave this field empty"), required=False),
             }
-        self.fields.update(_fields[self.version])
+        self.fields.update(shared)
 
     @property
     def answer_fields(self) -> list[forms.BoundField]:

@@ -230,7 +230,6 @@ def invite_many(
 
 
 @transaction.atomic
-@transaction.atomic
 def opt_out(*, customer: Customer) -> None:
     """The customer's unsubscribe: no survey email ever again, from any survey."""
     if Customer.objects.filter(pk=customer.pk, opted_out_at__isnull=True).update(

@@ -83,6 +83,14 @@ def _public_links_read_afresh_in_each_test():
     forget()
 
 
+@pytest.fixture(autouse=True)
+def _webhooks_read_afresh_in_each_test():
+    # Nor a webhook kept from the last one, which its rollback removed without a signal.
+    from metrics.webhooks import forget
+
+    forget()
+
+
 @pytest.fixture
 def nps_survey():
     return SurveyFactory(template="nps", company="Acme", language="nl")
