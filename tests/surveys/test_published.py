@@ -211,3 +211,26 @@ def test_an_answer_over_a_connection_the_database_dropped_is_saved(client, surve
 
     assert page.status_code == 302
     assert Response.objects.get().answers.get(question__position=1).value == 9
+
+
+def _prepared_answer_statements() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%INSERT INTO surveys_answer%"],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production
+def test_a_public_answer_is_planned_once_a_connection(client, survey):
+    """PostgreSQL plans the statement that writes a public answer once per connection,
+    not for every answer: planning it cost as much as running it."""
+    connection.close()  # a new connection, as a web process opens
+
+    client.post(_url(survey), {"q1": "9"})
+    client.post(_url(survey), {"q1": "7", "q2": "Fine"})
+
+    assert _prepared_answer_statements() == 1
+    assert set(Answer.objects.values_list("value", "text")) == {(9, ""), (7, ""), (None, "Fine")}
