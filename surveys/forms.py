@@ -43,12 +43,13 @@ class LinkParametersForm(forms.Form):
     are all form-wide.
     """
 
-    touchpoint = forms.CharField(required=False)
-    channel = forms.CharField(required=False)
-    ref = forms.CharField(required=False)
+    # Shared by every link's form, not deep-copied for each request as declared fields
+    # are: nothing changes them.
+    shared_fields = {name: forms.CharField(required=False) for name in METADATA_PARAMS}
 
     def __init__(self, *args: Any, anonymous: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields.update(self.shared_fields)
         self.ignored = set(TRACKING_PARAMS) | (set(PERSONAL_PARAMS) if anonymous else set())
 
     def clean(self) -> dict[str, Any]:

@@ -10,17 +10,20 @@ failure the process stops asking for a while (a circuit breaker, as for the brok
 a Redis that is down or hung costs one timeout now and then, not one on every answer.
 """
 
+import functools
 import hashlib
 import logging
 import time
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from django.utils import timezone
+from redis.commands.core import Script
 
 from loyaltysite.broker import SKIP_AFTER_FAILURE, Breaker
 from surveys.clients import client_address
@@ -101,10 +104,16 @@ return counts
 def _count_in_redis(cache: RedisCache, windows: list[tuple[str, int]]) -> list[int]:
     # One round trip on every answer instead of six (add(), and incr()'s EXISTS and INCR,
     # per window). The keys are ours, so the cache need not check them for memcached.
-    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
-    script = client.register_script(COUNT_IN_WINDOWS)
+    script = _counting_script(cache._cache._get_connection_pool(write=True))  # type: ignore[attr-defined]
     keys = [cache.make_key(key) for key, _seconds in windows]
     return script(keys=keys, args=[seconds for _key, seconds in windows])
+
+
+@functools.lru_cache(maxsize=32)
+def _counting_script(pool: redis.ConnectionPool) -> Script:
+    """The script with a client of the cache's connection pool, made once per pool (per
+    process and thread) rather than on every answer."""
+    return redis.Redis(connection_pool=pool).register_script(COUNT_IN_WINDOWS)
 
 
 def _increment(cache: BaseCache, key: str, timeout: int) -> int:
