@@ -91,6 +91,27 @@ def test_database_and_redis_urls_select_postgresql_and_redis():
     ]
 
 
+@pytest.mark.parametrize(
+    ("env", "threshold"), [({}, "5"), ({"DB_PREPARED_STATEMENTS": "0"}, "None")]
+)
+def test_prepared_statements_can_be_turned_off_for_an_old_pgbouncer(env, threshold):
+    script = (
+        "from django.conf import settings as s;"
+        "print(s.DATABASES['default']['OPTIONS'].get('prepare_threshold'))"
+    )
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        script,
+        DATABASE_URL="postgres://u:p@db.internal:5432/loyalty",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    # psycopg prepares nothing with a threshold of None, Django's default.
+    assert result.stdout.split() == [threshold]
+
+
 def test_embedded_defaults_need_no_server():
     script = (
         "from django.conf import settings as s;"
