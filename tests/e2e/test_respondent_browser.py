@@ -213,6 +213,29 @@ def test_scales_fill_the_width_in_balanced_rows_of_thumb_sized_buttons(
         context.close()
 
 
+MIN_END_LABEL_GAP = 16  # px: two labels, not one sentence ("1 = ... oneens 7 = ... eens")
+
+
+@pytest.mark.parametrize("template", ["nps", "csat", "ces", "loyalty"])
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_scales_end_labels_read_as_two(browser, live_server, template, language):
+    survey = SurveyFactory(template=template, company="Acme", language=language)
+    for width in PHONE_WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        _open(page, live_server, survey)
+        ends = page.evaluate(
+            """() => [...document.querySelectorAll('fieldset.scale [id$=_ends]')].map(p => {
+                const [low, high] = [...p.children].map(span => span.getBoundingClientRect());
+                return {text: p.textContent.trim(), gap: high.left - low.right};
+            })"""
+        )
+        assert ends, "the survey's scales show their end labels"
+        for end in ends:
+            assert end["gap"] >= MIN_END_LABEL_GAP, f"{template} {language} at {width} px: {end}"
+        context.close()
+
+
 # --- the error banner ----------------------------------------------------------------
 
 
