@@ -8,7 +8,7 @@ from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.cache import cache
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +155,19 @@ def test_with_the_cache_down_a_password_reset_is_still_sent(client, staff):
 
     assert page.status_code == 302
     assert len(mail.outbox) == 1
+
+
+def test_the_lockouts_in_the_admin_speak_dutch(admin_client, staff):
+    """django-axes ships no Dutch: the project's catalogue gives its admin pages Dutch."""
+    for _ in range(3):
+        _log_in(Client(), "wrong-password")
+
+    index = admin_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    attempts = admin_client.get(
+        reverse("admin:axes_accessattempt_changelist"), HTTP_ACCEPT_LANGUAGE="nl"
+    ).content.decode()
+
+    assert "Inlogpogingen" in index and "Mislukte inlogpogingen" in index
+    assert "Access attempts" not in index
+    assert "Gebruikersnaam" in attempts and "IP-adres" in attempts
+    assert "Tijdstip van poging" in attempts and "Attempt Time" not in attempts
