@@ -348,7 +348,7 @@ class NoteInline(admin.TabularInline):
 @admin.register(FollowUp)
 class FollowUpAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "survey", "status", "assignee", "due_at", "escalated_at"]
-    list_filter = ["status", "reason", "survey"]
+    list_filter = ["status", "reason", "survey", "set_aside"]
     list_select_related = ["survey", "assignee"]
     search_fields = ["comment", "response__customer__email", "response__customer__name"]
     inlines = [NoteInline]

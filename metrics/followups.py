@@ -274,6 +274,8 @@ def set_aside(*, response_ids: Sequence[int], excluded: bool) -> int:
     again, the cases resolved that way are reopened. Returns the cases changed."""
     cases = FollowUp.objects.filter(response_id__in=response_ids).select_for_update()
     set_aside_before = _set_aside(response_ids)
+    # Resolved already or not, such a case is no one to call back: out of the SLA report.
+    cases.update(set_aside=excluded)
     changed = 0
     for case in cases.order_by("pk"):
         if excluded and case.status != Status.RESOLVED:

@@ -16,7 +16,7 @@ from metrics.scores import KEY_ROLE
 from surveys.models import Customer, Invitation, Language, Question, Response, Survey
 
 # What the SLA report reads of each case, beside the week it was opened in and its group.
-SLA_COLUMNS = ["created_at", "due_at", "first_contact_at", "resolved_at", "status"]
+SLA_COLUMNS = ["created_at", "due_at", "first_contact_at", "resolved_at", "status", "set_aside"]
 
 
 # Standard Webhooks' form of a signing secret: the prefix, then the key in base64.
@@ -182,6 +182,14 @@ class FollowUp(models.Model):
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     resolution = models.TextField(_("resolution"), blank=True)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    # Its answer was taken out of the scores as a burst (metrics.followups.set_aside): no
+    # one to call back, so the SLA report leaves it out.
+    set_aside = models.BooleanField(
+        _("set aside"),
+        default=False,
+        editable=False,
+        help_text=_("Its answer is excluded from the scores; the SLA report leaves it out."),
+    )
     reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
 
     class Meta:

@@ -174,6 +174,8 @@ def sla_rows(period: Period, by: str, *, now: datetime | None = None) -> list[Sl
         # The weeks narrow the index's range; the instants cut its first and last week.
         .filter(week__gte=mondays[0], week__lte=mondays[-1])
         .filter(created_at__gte=start, created_at__lt=end)
+        # A burst excluded from the scores is no one to call back (followups.set_aside).
+        .filter(set_aside=False)
         .order_by()
     )
     figures = _figures(now)

@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -13,7 +14,8 @@ from django.utils import timezone
 from metrics.models import FollowUp
 from metrics.periods import Period
 from metrics.sla import SlaRow, human_duration, sla_rows
-from surveys.services import submit_response
+from surveys.models import Response
+from surveys.services import exclude_burst, include_burst, submit_response
 from tests.factories import SurveyFactory
 
 pytestmark = pytest.mark.django_db
@@ -423,3 +425,35 @@ def test_the_tables_note_is_outside_its_scrolling_box(client, manager, cases):
     box = html.index('<div class="table-responsive"', html.index('id="sla-table"'))
     assert note < box
     assert 'aria-describedby="sla-note"' in html
+
+
+def test_cases_of_answers_excluded_as_a_burst_do_not_count(nps_survey):
+    """A burst taken out of the scores is no one to call back: its cases, resolved by the
+    exclusion and never contacted, would count as missed. Counted again when included."""
+    _case(nps_survey, at(5, 9), contact=at(5, 10))  # contacted within the window
+    burst = [_case(nps_survey, at(5, 9)) for _ in range(3)]
+    Response.objects.filter(followup__in=burst).update(fingerprint="f" * 64)
+
+    exclude_burst(survey=nps_survey, fingerprint="f" * 64)
+    week = _row(sla_rows(PERIOD, "survey", now=NOW), WEEK1, total=True)
+    assert (week.opened, week.decided, week.contacted_within) == (1, 1, 1)
+    assert week.within_window_percent == 100.0
+
+    include_burst(survey=nps_survey, fingerprint="f" * 64)
+    week = _row(sla_rows(PERIOD, "survey", now=NOW), WEEK1, total=True)
+    assert (week.opened, week.decided, week.contacted_within) == (4, 4, 1)
+
+
+def test_the_migration_sets_aside_the_cases_of_answers_excluded_before_it(nps_survey):
+    migration = "metrics.migrations.0021_followup_set_aside"
+    step = __import__(migration, fromlist=["x"]).set_aside_the_cases_of_excluded_answers
+    state = MigrationExecutor(connection).loader.project_state(
+        ("metrics", "0021_followup_set_aside")
+    )
+    excluded, counted = _case(nps_survey, at(5, 9)), _case(nps_survey, at(5, 10))
+    Response.objects.filter(followup=excluded).update(excluded_at=NOW)
+
+    step(state.apps, None)
+
+    assert list(FollowUp.objects.filter(set_aside=True)) == [excluded]
+    assert FollowUp.objects.get(pk=counted.pk).set_aside is False
