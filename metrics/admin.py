@@ -338,7 +338,7 @@ class JobRunAdmin(ReadOnlyAdmin):
 class NoteInline(admin.TabularInline):
     model = FollowUpNote
     extra = 0
-    fields = readonly_fields = ("created_at", "author", "kind", "text")
+    fields = readonly_fields = ("created_at", "author", "author_name", "kind", "text")
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:

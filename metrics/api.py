@@ -436,7 +436,7 @@ class Orders(APIView):
 class NoteOut(serializers.Serializer):
     kind = serializers.CharField()
     text = serializers.CharField()
-    by = serializers.CharField(source="author.get_username", default=None, allow_null=True)
+    by = serializers.CharField(source="by_name", allow_null=True)
     at = serializers.DateTimeField(source="created_at")
 
 

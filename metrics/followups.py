@@ -16,7 +16,7 @@ from metrics import emails, webhooks
 from metrics.models import FollowUp, FollowUpNote, FollowUpRule, Notification, StaffAction
 from metrics.notifications import notify_channels, notify_person
 from metrics.scores import KEY_ROLE, default_threshold, tone
-from metrics.staff_actions import record_staff_action
+from metrics.staff_actions import acting, record_staff_action
 from surveys.models import Answer, Question, Response, Survey
 
 REASONS = {
@@ -155,7 +155,13 @@ class CaseOpen(Exception):
 
 
 def _note(followup: FollowUp, by: Any, kind: str, text: str = "") -> FollowUpNote:
-    return FollowUpNote.objects.create(followup=followup, author=by, kind=kind, text=text)
+    return FollowUpNote.objects.create(
+        followup=followup,
+        author=by,
+        author_name="" if by else acting()[:150],
+        kind=kind,
+        text=text,
+    )
 
 
 def _lock(followup: FollowUp, *, open_only: bool = True) -> FollowUp:

@@ -278,6 +278,8 @@ class FollowUpNote(models.Model):
         blank=True,
         verbose_name=_("by"),
     )
+    # Who did it when no user did: an API key, by name (metrics.staff_actions.acting_as).
+    author_name = models.CharField(_("by (not a user)"), max_length=150, blank=True)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     text = models.TextField(_("text"), blank=True)
     created_at = models.DateTimeField(_("at"), auto_now_add=True)
@@ -289,6 +291,11 @@ class FollowUpNote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.text[:50]}"
+
+    @property
+    def by_name(self) -> str | None:
+        """The user name or the API key that did it; None for the system."""
+        return self.author.get_username() if self.author else self.author_name or None
 
 
 class AlertChannel(models.Model):

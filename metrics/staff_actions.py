@@ -24,6 +24,11 @@ def acting_as(name: str) -> Iterator[None]:
         _acting.reset(token)
 
 
+def acting() -> str:
+    """Who acts without a user meanwhile (acting_as), else ""."""
+    return _acting.get()
+
+
 def record_staff_action(
     *, by: Any, action: str, target: models.Model | None = None, detail: str = ""
 ) -> StaffAction:
@@ -35,7 +40,7 @@ def record_staff_action(
     """
     return StaffAction.objects.create(
         user=by,
-        username=(by.get_username() if by is not None else _acting.get())[:150],
+        username=(by.get_username() if by is not None else acting())[:150],
         action=action,
         content_type=ContentType.objects.get_for_model(target) if target is not None else None,
         object_id=str(target.pk) if target is not None else "",

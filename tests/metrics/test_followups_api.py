@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from metrics.models import FollowUp, StaffAction
 from surveys.api_keys import create_api_key
@@ -110,3 +111,22 @@ def test_changing_a_case_needs_write_and_its_survey(case):
     assert _patch(elsewhere, case, {"status": "resolved"}).status_code == 404
     case.refresh_from_db()
     assert case.status == "new"
+
+
+def test_a_keys_note_and_steps_say_which_key_on_the_case_page(crm, case, manager, client):
+    """Not "System": the case's history names the key, as the staff actions do."""
+    crm.post(
+        f"/api/v1/followups/{case.pk}/notes/",
+        json.dumps({"text": "Called, no answer"}),
+        content_type="application/json",
+    )
+    _patch(crm, case, {"status": "resolved", "resolution": "Refunded"})
+    client.force_login(manager)
+
+    html = client.get(reverse("metrics:followup", args=[case.pk])).content.decode()
+    notes = crm.get(f"/api/v1/followups/{case.pk}/").json()["notes"]
+
+    by = {note["kind"]: note["by"] for note in notes}
+    assert by["opened"] is None  # opened by the system, on the answer
+    assert by["note"].startswith("API key CRM (") and by["resolved"] == by["note"]
+    assert html.count(by["note"]) == 2
