@@ -30,6 +30,13 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _printed_by_settings(script: str, **env: str) -> list[str]:
+    """What `script` prints, run in a shell with these settings, word by word."""
+    result = _manage("shell", "--no-imports", "-c", script, **env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
 def test_production_settings_pass_the_deployment_checklist():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr
@@ -75,16 +82,12 @@ def test_database_and_redis_urls_select_postgresql_and_redis():
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL,"
         " s.CACHES['default']['BACKEND'])"
     )
-    result = _manage(
-        "shell",
-        "--no-imports",
-        "-c",
+    printed = _printed_by_settings(
         script,
         DATABASE_URL="postgres://u:p@db.internal:5432/loyalty",
         REDIS_URL="redis://cache.internal:6379/0",
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
+    assert printed == [
         "django.db.backends.postgresql",
         "redis://cache.internal:6379/0",
         "django.core.cache.backends.redis.RedisCache",
@@ -99,17 +102,11 @@ def test_prepared_statements_can_be_turned_off_for_an_old_pgbouncer(env, thresho
         "from django.conf import settings as s;"
         "print(s.DATABASES['default']['OPTIONS'].get('prepare_threshold'))"
     )
-    result = _manage(
-        "shell",
-        "--no-imports",
-        "-c",
-        script,
-        DATABASE_URL="postgres://u:p@db.internal:5432/loyalty",
-        **env,
+    printed = _printed_by_settings(
+        script, DATABASE_URL="postgres://u:p@db.internal:5432/loyalty", **env
     )
-    assert result.returncode == 0, result.stderr
     # psycopg prepares nothing with a threshold of None, Django's default.
-    assert result.stdout.split() == [threshold]
+    assert printed == [threshold]
 
 
 def test_embedded_defaults_need_no_server():
@@ -117,9 +114,8 @@ def test_embedded_defaults_need_no_server():
         "from django.conf import settings as s;"
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL)"
     )
-    result = _manage("shell", "--no-imports", "-c", script, REDIS_URL="")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
+    printed = _printed_by_settings(script, REDIS_URL="")
+    assert printed == ["django.db.backends.sqlite3", "filesystem://"]
 
 
 def test_the_embedded_defaults_pass_the_system_checks_without_a_warning():
