@@ -19,11 +19,12 @@ import sys
 import threading
 import time
 import urllib.request
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import redis
 from _common import REDIS_URL, migrate_and_flush, verdict  # configures Django first
+from django.db import ProgrammingError, connection
 
 from surveys.models import Response, Survey
 from surveys.services import create_survey
@@ -127,8 +128,20 @@ def wrk(path: str, mode: str, seconds: int = SECONDS) -> dict:
     return json.loads(line.removeprefix("RESULT "))
 
 
+def settle() -> None:
+    """Start each run as the last one did: with the rows earlier runs wrote vacuumed and
+    flushed to disk (as pgbench vacuums before it runs), so that autovacuum or a
+    checkpoint that earlier runs called for does not fall into this one."""
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) surveys_response, surveys_answer")
+        # A user without pg_checkpoint has the checkpoints as they come.
+        with suppress(ProgrammingError):
+            cursor.execute("CHECKPOINT")
+
+
 def run(label: str, survey: Survey, path: str, mode: str) -> dict:
     """One measured wrk run; also counts the responses it stored."""
+    settle()
     before = Response.objects.filter(survey=survey).count()
     result = wrk(path, mode)
     result["stored"] = Response.objects.filter(survey=survey).count() - before

@@ -1,5 +1,6 @@
 """The writes of the survey side: each a verb, atomic, keyword-only."""
 
+import select
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
@@ -433,9 +434,7 @@ def _write_public_in_one_statement(
         "values": [fields.get("value") for fields in values],
         "texts": [fields.get("text", "") for fields in values],
     }
-    # What Django's own cursor() does first: a connection the server dropped since the
-    # last request is replaced (CONN_HEALTH_CHECKS), not used.
-    connection.close_if_health_check_failed()
+    _close_if_closed_by_server()
     connection.ensure_connection()
     # Bound on the server and prepared, so that PostgreSQL plans the statement once a
     # connection rather than on every answer (Django's own cursors bind on the client);
@@ -449,6 +448,30 @@ def _write_public_in_one_statement(
     response._state.adding = False
     response._state.db = connection.alias
     return True
+
+
+def _close_if_closed_by_server() -> None:
+    """What Django's own cursor() does first (CONN_HEALTH_CHECKS), without its round
+    trip: a connection the server closed since the last request (a restart, an idle
+    timeout) is replaced, not used.
+
+    Django asks the server (`SELECT 1`), which cost as much as writing the answer. Here
+    the socket tells: between requests an open connection has nothing to read, and one
+    the server closed has its end waiting, or the notice why.
+    """
+    raw = connection.connection
+    checks: Any = connection  # Django's flags for it, which its type stubs lack
+    if raw is None or not checks.health_check_enabled or checks.health_check_done:
+        return
+    if raw.closed or _readable(raw.fileno()):
+        connection.close()
+    checks.health_check_done = True
+
+
+def _readable(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ no answer is stored that the survey as it now is would refuse.
 
 import time
 
+import psycopg
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -211,6 +212,45 @@ def test_an_answer_over_a_connection_the_database_dropped_is_saved(client, surve
 
     assert page.status_code == 302
     assert Response.objects.get().answers.get(question__position=1).value == 9
+
+
+def _backend_pid() -> int:
+    return connection.connection.info.backend_pid
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production
+def test_an_answer_after_the_server_ended_the_connection_is_saved(client, survey):
+    """The server ended the connection between two requests (a restart, an administrator,
+    an idle timeout): the next answer goes over a new connection, not to a server error."""
+    client.post(_url(survey), {"q1": "9"})
+    ended = _backend_pid()
+    with psycopg.connect(**connection.get_connection_params()) as other:
+        # With a timeout it returns once the server process has gone.
+        other.execute("SELECT pg_terminate_backend(%s, 5000)", [ended])
+    connection.health_check_done = False  # as at the start of every request
+
+    page = client.post(_url(survey), {"q1": "7"})
+
+    assert page.status_code == 302
+    assert sorted(Response.objects.values_list("answers__value", flat=True)) == [7, 9]
+    assert _backend_pid() != ended
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_answers_keep_a_connection_the_server_kept(client, survey):
+    """Telling a closed connection from an open one does not close open ones: a web process
+    answers request after request over the connection it has."""
+    client.post(_url(survey), {"q1": "9"})
+    kept = _backend_pid()
+
+    for score in (8, 7):
+        connection.health_check_done = False
+        assert client.post(_url(survey), {"q1": str(score)}).status_code == 302
+
+    assert _backend_pid() == kept
+    assert Response.objects.count() == 3
 
 
 def _prepared_answer_statements() -> int:
