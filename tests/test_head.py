@@ -1,0 +1,62 @@
+"""A HEAD is answered with the GET's headers and no body, by the application itself.
+
+Django's test client and development server drop a HEAD's body on their own, so these
+tests call the WSGI application as gunicorn does: gunicorn drops the body too, but logs
+a warning for every HEAD (uptime checks, link previews).
+"""
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test import RequestFactory
+from django.urls import reverse
+
+from metrics import tasks
+from tests.factories import SurveyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _served(method: str, path: str) -> tuple[str, dict[str, str], bytes]:
+    """What a WSGI server is handed: the status, the headers and the body."""
+    started: dict[str, object] = {}
+
+    def start_response(status, headers, exc_info=None):
+        started.update(status=status, headers=dict(headers))
+
+    environ = RequestFactory().generic(method, path).environ
+    # As the test client does: the test's connection (and its transaction) outlives the
+    # request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        result = WSGIHandler()(environ, start_response)
+        body = b"".join(result)
+        result.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return started["status"], started["headers"], body
+
+
+@pytest.mark.parametrize("page", ["survey", "survey again", "healthz", "login"])
+def test_a_head_has_the_gets_headers_and_no_body(page):
+    survey = SurveyFactory(template="nps")
+    tasks.sweep_responses.apply()  # a recent sweep, so that /healthz is healthy
+    path = {
+        "survey": reverse("surveys:respond", args=[survey.slug]),
+        "healthz": reverse("metrics:healthz"),
+        "login": reverse("admin:login"),
+    }.get(page) or reverse("surveys:respond", args=[survey.slug])
+    if page == "survey again":
+        _served("GET", path)  # kept rendered, then answered from what was kept
+
+    status, headers, body = _served("HEAD", path)
+    get_status, get_headers, get_body = _served("GET", path)
+
+    assert status == get_status == "200 OK"
+    assert body == b""
+    assert get_body
+    assert headers["Content-Length"] == str(len(get_body))
+    assert headers["Content-Type"] == get_headers["Content-Type"]
